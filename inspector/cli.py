@@ -1,0 +1,145 @@
+"""The command line: ``model-inspector [gui|report|list-models] ...`` (see spec/cli.md).
+
+Usage errors print one line on standard error and exit 2, with no traceback
+and nothing written to ``--json PATH``. A model whose forward raises still
+gets its report, with exit status 3.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import NoReturn, Sequence
+
+EXIT_OK = 0
+EXIT_USAGE = 2
+EXIT_FORWARD_FAILED = 3
+PROG = "model-inspector"
+
+
+class UsageError(Exception):
+    """Bad usage: exit 2 with this one-line message."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports errors in one line, as every other usage error."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see {PROG} --help)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog=PROG, description="Look inside PyTorch models: tree, Identity edits, probed runs.")
+    commands = parser.add_subparsers(dest="command", parser_class=_Parser)
+
+    gui = commands.add_parser("gui", help="open the desktop app (the default)")
+    gui.add_argument("model", nargs="?", default="resnet18", help="MODEL to open (default: resnet18)")
+    gui.add_argument("--arch", help="torchvision architecture of a state_dict file")
+    gui.add_argument("--trust", action="store_true", help="allow full unpickling of the model file")
+
+    report = commands.add_parser("report", help="probe a model and print the JSON report")
+    report.add_argument("model", help="torchvision name, file, or module:callable")
+    report.add_argument("--identity", action="append", default=[], metavar="NAME",
+                        help="replace the submodule NAME with nn.Identity (repeatable)")
+    report.add_argument("--input-shape", metavar="SHAPE", help="e.g. 1,3,224,224 (default: the model's natural input)")
+    report.add_argument("--dtype", default="float32")
+    report.add_argument("--fill", default="randn", help="randn, rand, zeros, ones, or image:PATH")
+    report.add_argument("--seed", type=int, default=0)
+    report.add_argument("--device", default="cpu")
+    report.add_argument("--mode", choices=("eval", "train"), default="eval")
+    report.add_argument("--meta", action="store_true", help="shapes only, on the meta device; no weights allocated")
+    report.add_argument("--arch", help="torchvision architecture a state_dict file is loaded into")
+    report.add_argument("--weights", help="torchvision weights enum name, e.g. DEFAULT")
+    report.add_argument("--trust", action="store_true", help="allow full unpickling of a pickled model file")
+    report.add_argument("--json", default="-", metavar="PATH", help="where the report goes (- is standard output)")
+
+    models = commands.add_parser("list-models", help="list torchvision models, TASK<TAB>NAME")
+    models.add_argument(
+        "--task",
+        default="classification",
+        choices=("classification", "detection", "segmentation", "video", "optical_flow", "all"),
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = build_parser().parse_args(args_list)
+        if args.command in (None, "gui"):
+            return _gui(args)
+        if args.command == "list-models":
+            return _list_models(args.task)
+        return _report(args)
+    except UsageError as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+
+
+def _gui(args: argparse.Namespace) -> int:
+    from inspector.gui.app import main as gui_main
+
+    model = getattr(args, "model", None) or "resnet18"
+    return gui_main(model, arch=getattr(args, "arch", None), trust=getattr(args, "trust", False))
+
+
+def _list_models(task: str) -> int:
+    from inspector.core.loading import list_models
+
+    for task_name, name in list_models(task):
+        print(f"{task_name}\t{name}")
+    return EXIT_OK
+
+
+def _report(args: argparse.Namespace) -> int:
+    # Imported here so that `--help` and usage errors answer before torch loads.
+    from inspector.core import inputs as inputs_mod
+    from inspector.core.devices import resolve_device
+    from inspector.core.errors import InspectorError
+    from inspector.core.report import build_report, dumps, write_atomic
+    from inspector.core.session import Session
+
+    try:
+        shape = inputs_mod.parse_shape(args.input_shape) if args.input_shape is not None else None
+        inputs_mod.parse_dtype(args.dtype)
+        inputs_mod.check_fill(args.fill)
+        device = resolve_device(args.device)
+        session = Session.open(args.model, arch=args.arch, weights=args.weights, trust=args.trust, meta=args.meta)
+        for name in args.identity:
+            session.replace_with_identity(name)
+        if shape is not None:
+            layout = session.input_spec.layout if session.input_spec is not None else "tensor"
+            session.set_input(inputs_mod.InputSpec(shape, layout=layout))
+        spec = session.require_input().replace(dtype=args.dtype, fill=args.fill, seed=args.seed)
+        session.set_input(spec)
+        inputs_mod.check_fits(spec, device)
+        session.mode = args.mode
+        if not args.meta:
+            session.move_to(device)
+        run = session.run(meta=args.meta)
+        if args.meta:
+            run.device = "meta"
+        text = dumps(build_report(session, run))
+    except InspectorError as error:
+        raise UsageError(str(error)) from None
+    except MemoryError:
+        raise UsageError("out of memory while building the model or its input; try a smaller --input-shape") from None
+    if args.json == "-":
+        sys.stdout.write(text + "\n")
+    else:
+        try:
+            write_atomic(args.json, text)
+        except OSError as error:
+            raise UsageError(f"cannot write {args.json}: {error.strerror or error}") from None
+    if run.error is not None:
+        print(f"{PROG}: the forward raised in {run.error}", file=sys.stderr)
+        return EXIT_FORWARD_FAILED
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

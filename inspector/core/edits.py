@@ -1,0 +1,217 @@
+"""Replacing submodules with ``nn.Identity`` and putting the originals back.
+
+Every change to the live model goes through :class:`ModelEditor`: it keeps the
+exact original module objects (same parameters, same tensors) so that a
+restore is bit-identical, and an undo/redo history that needs no Qt. The GUI
+wraps each call in a ``QUndoCommand``; the command line calls it directly.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from inspector.core.errors import EditError
+
+
+@dataclass
+class Swap:
+    """One path whose module is exchanged between the original and its Identity."""
+
+    path: str
+    original: nn.Module
+    identity: nn.Identity
+    restores: bool = False
+    """False: the swap puts the Identity in; True: it puts the original back."""
+
+
+@dataclass
+class Edit:
+    """One user action on the model: what it swapped, in order, and its name."""
+
+    text: str
+    """What a person reads in the Undo menu: "Replace fc with Identity"."""
+    swaps: list[Swap] = field(default_factory=list)
+
+
+class ModelEditor:
+    """Edits on one live model, with the originals kept for restore and undo."""
+
+    def __init__(self, model: nn.Module, *, read_only: bool = False) -> None:
+        self.model = model
+        self.read_only = read_only or isinstance(model, torch.jit.ScriptModule)
+        self._originals: dict[str, nn.Module] = {}
+        self._identities: dict[str, nn.Identity] = {}
+        self._undo: list[Edit] = []
+        self._redo: list[Edit] = []
+
+    # ----------------------------------------------------------------- queries
+
+    @property
+    def replaced(self) -> list[str]:
+        """Paths now holding an Identity put in by an edit, in the order they were made."""
+        return list(self._originals)
+
+    def original(self, path: str) -> nn.Module | None:
+        """The module that an Identity at ``path`` stands in for."""
+        return self._originals.get(path)
+
+    def stashed_modules(self) -> list[nn.Module]:
+        """Originals not in the model now: they must follow the model to a new device or dtype."""
+        return list(self._originals.values())
+
+    @property
+    def can_undo(self) -> bool:
+        return bool(self._undo)
+
+    @property
+    def can_redo(self) -> bool:
+        return bool(self._redo)
+
+    @property
+    def undo_text(self) -> str | None:
+        return self._undo[-1].text if self._undo else None
+
+    @property
+    def redo_text(self) -> str | None:
+        return self._redo[-1].text if self._redo else None
+
+    # ----------------------------------------------------------------- checks
+
+    def _check_editable(self) -> None:
+        if self.read_only:
+            raise EditError(
+                "TorchScript modules cannot be edited (they run no Python hooks); "
+                "open the eager model (a torchvision name, a state_dict with --arch, or a callable) instead"
+            )
+
+    def _check_path(self, path: str) -> nn.Module:
+        """The module at ``path``, or an :class:`EditError` saying why there is none."""
+        if not path:
+            raise EditError("the root module cannot be replaced; choose one of its submodules")
+        modules = dict(self.model.named_modules(remove_duplicate=False))
+        if path in modules:
+            return modules[path]
+        owner, _, leaf = path.rpartition(".")
+        if owner in modules and (
+            leaf in modules[owner]._parameters or leaf in modules[owner]._buffers
+        ):
+            kind = "parameter" if leaf in modules[owner]._parameters else "buffer"
+            target = f"'{owner}'" if owner else "a submodule"
+            raise EditError(f"{path!r} is a {kind}, not a module; replace {target} instead")
+        for replaced in self._originals:
+            if path.startswith(replaced + "."):
+                raise EditError(f"{path!r} is inside {replaced!r}, which is replaced with Identity; restore {replaced!r} first")
+        close = difflib.get_close_matches(path, [n for n in modules if n], n=3)
+        hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        raise EditError(f"no submodule {path!r} in {type(self.model).__name__}{hint}")
+
+    # ----------------------------------------------------------------- edits
+
+    def _swap(self, path: str, module: nn.Module) -> None:
+        # strict=True: a typo must raise, never add a new attribute to the model.
+        self.model.set_submodule(path, module, strict=True)
+
+    def replace_with_identity(self, path: str) -> Edit:
+        """Put an ``nn.Identity`` at ``path``; the original is kept for restore."""
+        self._check_editable()
+        current = self._check_path(path)
+        if path in self._originals:
+            raise EditError(f"{path!r} is already replaced with Identity")
+        identity = nn.Identity()
+        identity.train(current.training)
+        edit = Edit(f"Replace {path} with Identity", [Swap(path, current, identity)])
+        self._apply(edit)
+        self._push(edit)
+        return edit
+
+    def restore(self, path: str) -> Edit:
+        """Put the original module back at ``path``."""
+        self._check_editable()
+        if path not in self._originals:
+            self._check_path(path)
+            raise EditError(f"{path!r} is not replaced; nothing to restore")
+        edit = Edit(f"Restore {path}", [Swap(path, self._originals[path], self._identities[path], restores=True)])
+        self._apply(edit)
+        self._push(edit)
+        return edit
+
+    def restore_all(self) -> Edit:
+        """Put every original back, innermost edits last undone first."""
+        self._check_editable()
+        if not self._originals:
+            raise EditError("no layer is replaced; nothing to restore")
+        swaps = [
+            Swap(p, self._originals[p], self._identities[p], restores=True) for p in reversed(self._originals)
+        ]
+        edit = Edit(f"Restore all ({len(swaps)} layer{'s' if len(swaps) != 1 else ''})", swaps)
+        self._apply(edit)
+        self._push(edit)
+        return edit
+
+    def undo(self) -> Edit:
+        """Revert the last edit."""
+        if not self._undo:
+            raise EditError("nothing to undo")
+        edit = self._undo.pop()
+        self._revert(edit)
+        self._redo.append(edit)
+        return edit
+
+    def redo(self) -> Edit:
+        """Apply again the last undone edit."""
+        if not self._redo:
+            raise EditError("nothing to redo")
+        edit = self._redo.pop()
+        self._apply(edit)
+        self._undo.append(edit)
+        return edit
+
+    def _push(self, edit: Edit) -> None:
+        self._undo.append(edit)
+        self._redo.clear()
+
+    def _apply(self, edit: Edit) -> None:
+        for swap in edit.swaps:
+            self._set(swap, identity_in=not swap.restores)
+
+    def _revert(self, edit: Edit) -> None:
+        for swap in reversed(edit.swaps):
+            self._set(swap, identity_in=swap.restores)
+
+    def _set(self, swap: Swap, *, identity_in: bool) -> None:
+        if identity_in:
+            self._swap(swap.path, swap.identity)
+            self._originals[swap.path] = swap.original
+            self._identities[swap.path] = swap.identity
+        else:
+            self._follow_device(swap.original)
+            self._swap(swap.path, swap.original)
+            del self._originals[swap.path]
+            del self._identities[swap.path]
+
+    def _follow_device(self, module: nn.Module) -> None:
+        """Move a module coming back into the model to the model's device and dtype.
+
+        The model may have moved while the module was stashed; a module left
+        behind on another device would break the next run.
+        """
+        reference = next((p for p in self.model.parameters()), None)
+        if reference is None:
+            return
+        for tensor in list(module.parameters()) + list(module.buffers()):
+            if tensor.device != reference.device:
+                module.to(reference.device)
+                break
+        if reference.is_floating_point() and any(
+            p.is_floating_point() and p.dtype != reference.dtype for p in module.parameters()
+        ):
+            module.to(reference.dtype)
+
+    def move_stash(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> None:
+        """Move the stashed originals along with the model (call after ``model.to``)."""
+        for module in self._originals.values():
+            module.to(device=device, dtype=dtype)

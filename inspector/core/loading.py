@@ -1,0 +1,466 @@
+"""Where a model comes from: torchvision names, files and Python callables.
+
+Loading is safe by default: files are read with ``weights_only=True`` and a
+pickled module (or a ``.pt2`` program, whose loader can fall back to full
+unpickling) is only opened when the caller passes ``trust=True``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import importlib
+import importlib.util
+import os
+import pickle
+import re
+import sys
+import zipfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from inspector.core.errors import ArchitectureRequired, ModelLoadError, TrustRequired
+
+TASKS = ("classification", "detection", "segmentation", "video", "optical_flow")
+FILE_SUFFIXES = (".pt", ".pth", ".ts", ".pt2", ".bin", ".ckpt", ".pkl", ".jit")
+
+
+@dataclass
+class LoadedModel:
+    """A model and what is known about where it came from."""
+
+    module: nn.Module
+    source: str
+    """How the user named it, canonical: ``torchvision:resnet18``, a path, ``pkg.mod:fn``."""
+    kind: str
+    """One of ``torchvision``, ``state_dict``, ``torchscript``, ``pickle``, ``export``, ``callable``."""
+    arch: str | None = None
+    """The torchvision architecture, when there is one."""
+    task: str | None = None
+    """The torchvision task of ``arch`` (classification, detection, ...)."""
+    weights: str | None = None
+    notes: list[str] = field(default_factory=list)
+    """Things the loader did that a person should know (a stripped prefix, an inferred head size)."""
+
+    @property
+    def read_only(self) -> bool:
+        """TorchScript modules take no hooks and no edits."""
+        return self.kind == "torchscript"
+
+
+# --------------------------------------------------------------------------- torchvision
+
+
+def _task_modules() -> dict[str, Any]:
+    import torchvision.models as tvm
+
+    return {
+        "classification": tvm,
+        "detection": tvm.detection,
+        "segmentation": tvm.segmentation,
+        "video": tvm.video,
+        "optical_flow": tvm.optical_flow,
+    }
+
+
+def list_models(task: str = "classification") -> list[tuple[str, str]]:
+    """Torchvision models as ``(task, name)`` pairs, sorted by task then name.
+
+    ``task`` is one of :data:`TASKS` or ``all``.
+    """
+    import torchvision.models as tvm
+
+    tasks = TASKS if task == "all" else (task,)
+    if any(t not in TASKS for t in tasks):
+        raise ModelLoadError(f"unknown task {task!r}; choose one of {', '.join(TASKS)} or all")
+    modules = _task_modules()
+    pairs = [(t, name) for t in tasks for name in tvm.list_models(module=modules[t])]
+    return sorted(pairs)
+
+
+def task_of(name: str) -> str | None:
+    """The torchvision task a model name belongs to, or None when it is not one."""
+    for task, model in list_models("all"):
+        if model == name:
+            return task
+    return None
+
+
+def _builder_kwargs(task: str | None, weights: str | None) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {"weights": weights}
+    if task in ("detection", "segmentation"):
+        # Without this the builders fetch an ImageNet backbone from the hub.
+        kwargs["weights_backbone"] = None
+    return kwargs
+
+
+def _unknown_model_message(name: str) -> str:
+    names = [n for _, n in list_models("all")]
+    close = difflib.get_close_matches(name, names, n=3)
+    hint = f"; did you mean {', '.join(close)}?" if close else "; `model-inspector list-models --task all` lists them"
+    return f"unknown model {name!r}: not a torchvision model, a file, or a module:callable{hint}"
+
+
+def build_torchvision(
+    name: str, weights: str | None = None, *, meta: bool = False, **overrides: Any
+) -> nn.Module:
+    """Build a torchvision model, with random weights unless ``weights`` is given.
+
+    ``meta=True`` puts every parameter and buffer on the meta device, so
+    nothing is allocated (the approach of accelerate's ``init_empty_weights``,
+    which works for builders that read tensor values, such as RegNet's).
+    """
+    import torchvision.models as tvm
+
+    task = task_of(name)
+    if task is None:
+        raise ModelLoadError(_unknown_model_message(name))
+    kwargs = _builder_kwargs(task, weights)
+    kwargs.update(overrides)
+    if weights is not None:
+        try:
+            tvm.get_model_weights(name)[weights]
+        except KeyError:
+            choices = ", ".join(w.name for w in tvm.get_model_weights(name))
+            raise ModelLoadError(
+                f"{name} has no weights {weights!r}; choose one of DEFAULT, {choices}"
+            ) from None
+    try:
+        with empty_weights() if meta else contextlib.nullcontext():
+            return tvm.get_model(name, **kwargs)
+    except (OSError, RuntimeError) as error:
+        if weights is not None and _looks_like_download_failure(error):
+            raise ModelLoadError(
+                f"could not download the {weights} weights of {name} (offline?); "
+                "run without --weights for random weights"
+            ) from None
+        raise
+
+
+def _looks_like_download_failure(error: BaseException) -> bool:
+    import urllib.error
+
+    text = str(error).lower()
+    return isinstance(error, urllib.error.URLError) or any(
+        word in text for word in ("urlopen", "name resolution", "network", "connection", "download")
+    )
+
+
+@contextlib.contextmanager
+def empty_weights() -> Iterator[None]:
+    """Create every parameter and buffer on the meta device while building a model.
+
+    Tensors that are not registered on a module (those some builders compute
+    with) stay real, so builders that read values still work.
+    """
+    original_parameter = nn.Module.register_parameter
+    original_buffer = nn.Module.register_buffer
+
+    def register_parameter(module: nn.Module, name: str, param: nn.Parameter | None) -> None:
+        original_parameter(module, name, param)
+        if param is not None:
+            value = module._parameters[name]
+            assert value is not None
+            module._parameters[name] = nn.Parameter(
+                value.to("meta"), requires_grad=value.requires_grad
+            )
+
+    def register_buffer(
+        module: nn.Module, name: str, tensor: torch.Tensor | None, persistent: bool = True
+    ) -> None:
+        original_buffer(module, name, tensor, persistent)
+        if tensor is not None:
+            module._buffers[name] = tensor.to("meta")
+
+    nn.Module.register_parameter = register_parameter  # type: ignore[method-assign]
+    nn.Module.register_buffer = register_buffer  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        nn.Module.register_parameter = original_parameter  # type: ignore[method-assign]
+        nn.Module.register_buffer = original_buffer  # type: ignore[method-assign]
+
+
+# --------------------------------------------------------------------------- files
+
+
+def _zip_names(path: str) -> list[str]:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return archive.namelist()
+    except (zipfile.BadZipFile, OSError):
+        return []
+
+
+def _is_torchscript(names: list[str]) -> bool:
+    return any(n.endswith("/constants.pkl") for n in names) and any("/code/" in n for n in names)
+
+
+def _is_export(path: str, names: list[str]) -> bool:
+    return path.endswith(".pt2") or any(n.endswith("archive_format") for n in names)
+
+
+def _unsafe_globals(path: str) -> list[str]:
+    try:
+        return list(torch.serialization.get_unsafe_globals_in_checkpoint(path))
+    except Exception:  # noqa: BLE001 - only a hint for the message; any failure means "unknown"
+        return []
+
+
+def _trust_message(path: str, wanted: list[str]) -> str:
+    what = f" (it asks for {', '.join(wanted[:6])}{', ...' if len(wanted) > 6 else ''})" if wanted else ""
+    return (
+        f"{path} is a pickled model{what}; unpickling it can run arbitrary code. "
+        "Open it only if you trust where it came from: pass --trust (GUI: confirm the prompt)"
+    )
+
+
+def _find_state_dict(obj: Any) -> dict[str, torch.Tensor] | None:
+    """The state_dict in a loaded file: the file itself or a common checkpoint wrapper."""
+    if isinstance(obj, Mapping):
+        if obj and all(isinstance(k, str) for k in obj) and all(
+            isinstance(v, torch.Tensor) for v in obj.values()
+        ):
+            return dict(obj)
+        for key in ("state_dict", "model_state_dict", "model", "module", "net", "weights"):
+            inner = obj.get(key)
+            found = _find_state_dict(inner) if inner is not None else None
+            if found:
+                return found
+    return None
+
+
+def _strip_prefix(state: dict[str, torch.Tensor], notes: list[str]) -> dict[str, torch.Tensor]:
+    for prefix in ("module.", "_orig_mod.", "model."):
+        if state and all(k.startswith(prefix) for k in state):
+            notes.append(f"stripped the {prefix!r} prefix from every key")
+            state = {k[len(prefix):]: v for k, v in state.items()}
+    return state
+
+
+def _head_size(state: Mapping[str, torch.Tensor], reference: Mapping[str, torch.Tensor]) -> int | None:
+    """The number of classes a state_dict's head has, when it differs from the model's."""
+    sizes = set()
+    for key, tensor in state.items():
+        ref = reference.get(key)
+        if ref is None or tuple(ref.shape) == tuple(tensor.shape):
+            continue
+        if ref.dim() != tensor.dim() or ref.dim() == 0 or tuple(ref.shape[1:]) != tuple(tensor.shape[1:]):
+            return None
+        sizes.add(int(tensor.shape[0]))
+    return sizes.pop() if len(sizes) == 1 else None
+
+
+def _describe_key_mismatch(arch: str, missing: list[str], unexpected: list[str], shapes: list[str]) -> str:
+    parts = []
+    if missing:
+        parts.append(f"missing {len(missing)} keys ({', '.join(missing[:3])}{', ...' if len(missing) > 3 else ''})")
+    if unexpected:
+        parts.append(
+            f"{len(unexpected)} unexpected keys ({', '.join(unexpected[:3])}{', ...' if len(unexpected) > 3 else ''})"
+        )
+    if shapes:
+        parts.append(f"shape mismatch in {', '.join(shapes[:3])}{', ...' if len(shapes) > 3 else ''}")
+    return f"the state_dict does not fit {arch}: {'; '.join(parts)}; is --arch right?"
+
+
+def load_state_dict_into(arch: str, state: dict[str, torch.Tensor], notes: list[str]) -> nn.Module:
+    """Build ``arch`` and load ``state`` into it, without initialising weights twice.
+
+    The model is built on the meta device and the file's tensors are assigned
+    to it (``load_state_dict(assign=True)``), which skips the random
+    initialisation; builders that need real tensors fall back to a plain build.
+    """
+    state = _strip_prefix(state, notes)
+    reference = build_torchvision(arch, meta=True).state_dict()
+    overrides: dict[str, Any] = {}
+    head = _head_size(state, reference)
+    if head is not None:
+        overrides["num_classes"] = head
+        notes.append(f"built {arch} with num_classes={head} to match the file")
+        try:
+            reference = build_torchvision(arch, meta=True, **overrides).state_dict()
+        except TypeError:
+            overrides = {}
+    missing = [k for k in reference if k not in state]
+    unexpected = [k for k in state if k not in reference]
+    shapes = [
+        f"{k} {list(state[k].shape)} vs {list(v.shape)}"
+        for k, v in reference.items()
+        if k in state and tuple(state[k].shape) != tuple(v.shape)
+    ]
+    if missing or unexpected or shapes:
+        raise ModelLoadError(_describe_key_mismatch(arch, missing, unexpected, shapes))
+    model = build_torchvision(arch, meta=True, **overrides)
+    model.load_state_dict(state, strict=True, assign=True)
+    if any(t.is_meta for t in _tensors(model)):
+        # A buffer the file does not hold (persistent=False) is still on meta:
+        # build for real and copy the values in.
+        model = build_torchvision(arch, **overrides)
+        model.load_state_dict(state, strict=True)
+    return model
+
+
+def _tensors(model: nn.Module) -> Iterator[torch.Tensor]:
+    yield from model.parameters()
+    yield from model.buffers()
+
+
+def load_file(
+    path: str, *, arch: str | None = None, trust: bool = False
+) -> LoadedModel:
+    """Load a model file: TorchScript, ``torch.export`` program, pickled module or state_dict."""
+    if not os.path.exists(path):
+        raise ModelLoadError(f"no such file: {path}")
+    if os.path.isdir(path):
+        raise ModelLoadError(f"{path} is a folder, not a model file")
+    if os.path.getsize(path) == 0:
+        raise ModelLoadError(f"{path} is empty")
+    names = _zip_names(path)
+    notes: list[str] = []
+    if _is_torchscript(names):
+        try:
+            module = torch.jit.load(path, map_location="cpu")
+        except Exception as error:  # noqa: BLE001 - any failure here means a broken archive
+            raise ModelLoadError(f"{path} looks like TorchScript but cannot be read: {_first_line(error)}") from None
+        return LoadedModel(module, path, "torchscript", notes=["TorchScript: read-only (no hooks, no edits)"])
+    if _is_export(path, names):
+        if not trust:
+            raise TrustRequired(
+                f"{path} is a torch.export program; its loader can fall back to full unpickling, "
+                "which can run arbitrary code. Pass --trust (GUI: confirm the prompt) if you trust it"
+            )
+        try:
+            program = torch.export.load(path)
+        except Exception as error:  # noqa: BLE001
+            raise ModelLoadError(f"{path} cannot be read as a torch.export program: {_first_line(error)}") from None
+        return LoadedModel(program.module(), path, "export")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True, mmap=bool(names))
+    except pickle.UnpicklingError as error:
+        wanted = _unsafe_globals(path) or _globals_from_message(str(error))
+        if not trust:
+            raise TrustRequired(_trust_message(path, wanted), wanted) from None
+        obj = _load_trusted(path)
+    except (RuntimeError, EOFError, ValueError, OSError, zipfile.BadZipFile) as error:
+        raise ModelLoadError(f"{path} is not a PyTorch model file ({_first_line(error)})") from None
+    if isinstance(obj, nn.Module):
+        return LoadedModel(obj, path, "pickle")
+    state = _find_state_dict(obj)
+    if state is None:
+        raise ModelLoadError(f"{path} holds a {type(obj).__name__}, not a model or a state_dict")
+    if arch is None:
+        raise ArchitectureRequired(
+            f"{path} holds a state_dict (weights only); name the architecture to load it into with --arch NAME "
+            "(e.g. --arch resnet18)"
+        )
+    module = load_state_dict_into(arch, state, notes)
+    return LoadedModel(module, path, "state_dict", arch=arch, task=task_of(arch), notes=notes)
+
+
+def _load_trusted(path: str) -> Any:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as error:  # noqa: BLE001 - the user's pickle can raise anything
+        raise ModelLoadError(f"{path} could not be unpickled: {_first_line(error)}") from None
+
+
+def _globals_from_message(message: str) -> list[str]:
+    return sorted(set(re.findall(r"GLOBAL ([\w.]+ ?[\w.]*)", message)))
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
+
+
+# --------------------------------------------------------------------------- callables
+
+
+def load_callable(spec: str) -> LoadedModel:
+    """Import ``pkg.mod:fn`` or ``path/file.py:fn`` and call it with no arguments."""
+    target, _, attr = spec.rpartition(":")
+    if target.endswith(".py"):
+        if not os.path.exists(target):
+            raise ModelLoadError(f"no such file: {target}")
+        module_name = f"_inspector_user_{abs(hash(os.path.abspath(target)))}"
+        spec_obj = importlib.util.spec_from_file_location(module_name, target)
+        if spec_obj is None or spec_obj.loader is None:
+            raise ModelLoadError(f"cannot import {target}")
+        module = importlib.util.module_from_spec(spec_obj)
+        sys.modules[module_name] = module
+        try:
+            spec_obj.loader.exec_module(module)
+        except Exception as error:  # noqa: BLE001 - the user's file can raise anything
+            sys.modules.pop(module_name, None)
+            raise ModelLoadError(f"importing {target} raised {type(error).__name__}: {_first_line(error)}") from None
+    else:
+        try:
+            module = importlib.import_module(target)
+        except ImportError as error:
+            raise ModelLoadError(f"cannot import {target!r}: {_first_line(error)}") from None
+        except Exception as error:  # noqa: BLE001
+            raise ModelLoadError(f"importing {target} raised {type(error).__name__}: {_first_line(error)}") from None
+    factory = getattr(module, attr, None)
+    if factory is None:
+        raise ModelLoadError(f"{target} has no attribute {attr!r}")
+    if not callable(factory):
+        raise ModelLoadError(f"{spec} is not callable")
+    try:
+        model = factory()
+    except Exception as error:  # noqa: BLE001
+        raise ModelLoadError(f"calling {spec}() raised {type(error).__name__}: {_first_line(error)}") from None
+    if not isinstance(model, nn.Module):
+        raise ModelLoadError(f"{spec}() returned a {type(model).__name__}, not an nn.Module")
+    return LoadedModel(model, spec, "callable")
+
+
+# --------------------------------------------------------------------------- any source
+
+_CALLABLE = re.compile(r"^(?P<target>.+):(?P<attr>[A-Za-z_][A-Za-z0-9_]*)$")
+
+
+def classify_source(spec: str) -> str:
+    """Which form a MODEL argument has: ``torchvision``, ``file`` or ``callable``."""
+    text = spec.strip()
+    if text.startswith("torchvision:"):
+        return "torchvision"
+    match = _CALLABLE.match(text)
+    if match and not os.path.exists(text):
+        target = match.group("target")
+        if target.endswith(".py") or re.fullmatch(r"[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*", target):
+            return "callable"
+    if os.path.exists(text) or text.lower().endswith(FILE_SUFFIXES) or os.sep in text:
+        return "file"
+    return "torchvision"
+
+
+def load_model(
+    spec: str,
+    *,
+    arch: str | None = None,
+    weights: str | None = None,
+    trust: bool = False,
+    meta: bool = False,
+) -> LoadedModel:
+    """Load a model from any MODEL form of the command line.
+
+    ``meta=True`` builds a torchvision model with every parameter on the meta
+    device (no weights allocated); other sources ignore it (shapes of those
+    are taken with :func:`inspector.core.shapes.meta_run`).
+    """
+    text = (spec or "").strip()
+    if not text:
+        raise ModelLoadError("no model given; name a torchvision model (e.g. resnet18), a file or module:callable")
+    form = classify_source(text)
+    if form == "callable":
+        return load_callable(text)
+    if form == "file":
+        return load_file(text, arch=arch, trust=trust)
+    name = text.removeprefix("torchvision:")
+    module = build_torchvision(name, weights, meta=meta)
+    return LoadedModel(module, f"torchvision:{name}", "torchvision", arch=name, task=task_of(name), weights=weights)

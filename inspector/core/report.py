@@ -1,0 +1,105 @@
+"""The JSON report of a probed run (schema ``model-inspector/report@1``).
+
+See ``spec/cli.md``: every module of ``named_modules()`` except the root, in
+that order and after the edits; first-call shapes and statistics; NaN and
+infinity never appear in the JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from typing import Any
+
+from inspector.core.probe import ProbeRun
+from inspector.core.session import Session
+from inspector.core.tree import count_params, type_name
+
+SCHEMA = "model-inspector/report@1"
+
+
+def build_report(session: Session, run: ProbeRun) -> dict[str, Any]:
+    """The report of ``run``, made on the session's model as it is now."""
+    spec = session.require_input()
+    replaced = set(session.replaced)
+    scripted = session.read_only
+    layers = []
+    for name, module in session.model.named_modules():
+        if not name:
+            continue
+        record = run.records.get(name)
+        first = record.first if record is not None else None
+        layer: dict[str, Any] = {
+            "name": name,
+            "type": type_name(module),
+            "depth": name.count(".") + 1,
+            "params": count_params(module),
+            "replaced": name in replaced,
+        }
+        if scripted:
+            layer.update({"calls": None, "output_shapes": [], "stats": None, "time_ms": None})
+        else:
+            layer.update(
+                {
+                    "calls": len(record.calls) if record is not None else 0,
+                    "output_shapes": first.output_shapes if first is not None else [],
+                    "stats": first.stats.as_dict() if first is not None and first.stats is not None else None,
+                    "time_ms": first.time_ms if first is not None and run.timed else None,
+                }
+            )
+        layers.append(layer)
+    return {
+        "schema": SCHEMA,
+        "model": {
+            "source": session.source,
+            "class": session.class_name,
+            "params": session.params,
+            "trainable_params": session.trainable_params,
+            "modules": session.module_count,
+        },
+        "device": run.device,
+        "mode": run.mode,
+        "input": spec.as_dict(),
+        "replaced": list(session.replaced),
+        "ok": run.ok,
+        "error": run.error.as_dict() if run.error is not None else None,
+        "output": {"shapes": run.output_shapes},
+        "layers": layers,
+    }
+
+
+def clean_numbers(value: Any) -> Any:
+    """The same structure with every NaN or infinity replaced by None."""
+    if isinstance(value, float):
+        return None if math.isnan(value) or math.isinf(value) else value
+    if isinstance(value, dict):
+        return {k: clean_numbers(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [clean_numbers(v) for v in value]
+    return value
+
+
+def dumps(report: dict[str, Any], indent: int | None = 2) -> str:
+    """JSON text; ``allow_nan=False`` proves no NaN or infinity slipped through."""
+    return json.dumps(clean_numbers(report), indent=indent, allow_nan=False)
+
+
+def write_atomic(path: str, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename.
+
+    A failure mid-write leaves any previous file whole.
+    """
+    folder = os.path.dirname(os.path.abspath(path))
+    handle, temporary = tempfile.mkstemp(prefix=".inspector-", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+            if not text.endswith("\n"):
+                stream.write("\n")
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise

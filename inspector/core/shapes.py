@@ -1,0 +1,69 @@
+"""Shapes without weights: a probed run on the meta device.
+
+A model built with :func:`inspector.core.loading.build_torchvision` and
+``meta=True`` already has every tensor on meta. A live model with real
+weights is run through ``torch.func.functional_call`` with meta stand-ins for
+its parameters and buffers, so nothing is allocated and the model itself is
+not touched.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from inspector.core import probe
+from inspector.core.errors import MetaUnsupported
+from inspector.core.inputs import InputSpec, make_inputs
+
+META_HINT = "the meta device has shapes but no values, and this model reads values; run without --meta"
+
+
+def check_meta_supported(task: str | None, read_only: bool = False) -> None:
+    """Refuse up front the models that are known not to run on meta."""
+    if read_only:
+        raise MetaUnsupported("a TorchScript module cannot run on the meta device; run without --meta")
+    if task == "detection":
+        raise MetaUnsupported(
+            "detection models cannot run on the meta device (their post-processing depends on values); "
+            "run without --meta"
+        )
+
+
+def _all_meta(model: nn.Module) -> bool:
+    tensors = list(model.parameters()) + list(model.buffers())
+    return all(t.is_meta for t in tensors)
+
+
+def meta_run(
+    model: nn.Module,
+    spec: InputSpec,
+    *,
+    mode: str = "eval",
+    on_progress: probe.ProgressCallback | None = None,
+    should_stop: probe.StopCallback | None = None,
+) -> probe.ProbeRun:
+    """Every module's output shapes, computed on the meta device; statistics and times are None."""
+    args = make_inputs(spec, "meta")
+    call = None
+    if not _all_meta(model):
+        stand_ins = {
+            name: torch.empty_like(t, device="meta")
+            for name, t in list(model.named_parameters(remove_duplicate=False))
+            + list(model.named_buffers(remove_duplicate=False))
+        }
+
+        def call(module: nn.Module, arguments: tuple[Any, ...]) -> Any:
+            return torch.func.functional_call(module, stand_ins, arguments, tie_weights=True, strict=False)
+
+    run = probe.run(model, args, mode=mode, on_progress=on_progress, should_stop=should_stop, call=call)
+    if run.error is not None and _reads_values(run.error.message):
+        run.error.message = f"{run.error.message} ({META_HINT})"
+    return run
+
+
+def _reads_values(message: str) -> bool:
+    text = message.lower()
+    return "meta" in text and any(w in text for w in ("item", "data-dependent", "cannot", "not implemented", "no data"))

@@ -1,0 +1,258 @@
+"""Activation statistics, computed where the tensor lives and read back once.
+
+A probed run calls :func:`measure` inside each module's forward hook, because
+the tensor a module returns may be changed in place later (an in-place ReLU
+after a BatchNorm, or ``nn.Identity`` handing its input object on). The
+result stays on the device as a small vector; :func:`collect` moves every
+vector of the run to the host in one transfer, so a CUDA run does not wait
+on the GPU once per layer.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+HISTOGRAM_BINS = 64
+HISTOGRAM_SAMPLE = 4096
+"""At most this many values (evenly strided) feed a histogram."""
+
+# Slots of the per-record vector kept on the device.
+_NUMEL, _MEAN, _STD, _MIN, _MAX, _ZEROS, _NAN, _INF, _FINITE = range(9)
+_WIDTH = 9
+
+
+@dataclass
+class LayerStats:
+    """Statistics of one call's output, as the values were when the call returned.
+
+    ``mean``/``std``/``min``/``max`` are over finite values only and None when
+    there are none (or the output is integer/bool); ``std`` is the population
+    standard deviation.
+    """
+
+    numel: int
+    mean: float | None
+    std: float | None
+    min: float | None
+    max: float | None
+    zero_fraction: float
+    nan_count: int
+    inf_count: int
+
+    def as_dict(self) -> dict[str, float | int | None]:
+        return {
+            "numel": self.numel,
+            "mean": self.mean,
+            "std": self.std,
+            "min": self.min,
+            "max": self.max,
+            "zero_fraction": self.zero_fraction,
+            "nan_count": self.nan_count,
+            "inf_count": self.inf_count,
+        }
+
+
+@dataclass
+class Histogram:
+    """Counts of finite values in ``HISTOGRAM_BINS`` equal bins between ``edges[0]`` and ``edges[-1]``."""
+
+    counts: np.ndarray
+    edges: np.ndarray
+    sample_size: int
+    sampled: bool
+    """True when the counts come from an evenly strided sample of the output, not every value."""
+
+
+@dataclass
+class PendingStats:
+    """Statistics still on the device: the vector and the histogram sample."""
+
+    vector: torch.Tensor
+    sample: torch.Tensor | None
+    floating: bool
+
+
+def _floating(tensors: list[torch.Tensor]) -> list[torch.Tensor]:
+    return [t for t in tensors if t.is_floating_point() or t.is_complex()]
+
+
+def _flat(tensors: list[torch.Tensor]) -> torch.Tensor:
+    if len(tensors) == 1:
+        return tensors[0].reshape(-1)
+    dtype = torch.promote_types(tensors[0].dtype, torch.float32) if tensors[0].is_floating_point() else tensors[0].dtype
+    return torch.cat([t.reshape(-1).to(dtype) for t in tensors])
+
+
+def _sample(flat: torch.Tensor) -> torch.Tensor:
+    n = flat.numel()
+    if n <= HISTOGRAM_SAMPLE:
+        return flat.detach().clone()
+    step = -(-n // HISTOGRAM_SAMPLE)
+    return flat.detach()[::step].clone()
+
+
+def measure(tensors: list[torch.Tensor], *, histogram: bool = True) -> PendingStats | None:
+    """Start the statistics of one call's output tensors, without waiting for the device.
+
+    Returns None when there is no tensor. Floating-point tensors give every
+    statistic; integer and bool outputs give the element count and the
+    zero count only.
+    """
+    if not tensors:
+        return None
+    floats = _floating(tensors)
+    if not floats:
+        flat = _flat([t.detach() for t in tensors])
+        vector = torch.zeros(_WIDTH, dtype=torch.float64, device=flat.device)
+        vector[_NUMEL] = flat.numel()
+        vector[_ZEROS] = flat.numel() - torch.count_nonzero(flat)
+        return PendingStats(vector, None, floating=False)
+    flat = _flat([t.detach() for t in floats])
+    if flat.is_complex():
+        flat = flat.abs()
+    if flat.dtype in (torch.float16, torch.bfloat16) or flat.dtype.itemsize < 4:
+        flat = flat.float()
+    sample = _sample(flat) if histogram else None
+    if flat.device.type == "cpu":
+        vector = _fast_vector(flat)
+        # On the CPU reading eight numbers costs nothing; a GPU run keeps the
+        # exact masked path below instead, so it never waits on the device.
+        if not bool(torch.isfinite(vector).all()):
+            vector = _masked_vector(flat)
+    else:
+        vector = _masked_vector(flat)
+    return PendingStats(vector, sample, floating=True)
+
+
+def _fast_vector(flat: torch.Tensor) -> torch.Tensor:
+    """One pass per statistic when every value is finite (checked by the caller)."""
+    n = flat.numel()
+    if n == 0:
+        vector = torch.zeros(_WIDTH, dtype=torch.float64)
+        vector[_MEAN:_MAX + 1] = math.nan
+        return vector
+    var, mean = torch.var_mean(flat, correction=0)
+    low, high = torch.aminmax(flat)
+    zeros = n - torch.count_nonzero(flat)
+    return torch.stack(
+        [
+            torch.tensor(float(n), dtype=torch.float64),
+            mean.double(),
+            var.double().sqrt(),
+            low.double(),
+            high.double(),
+            zeros.double(),
+            torch.zeros((), dtype=torch.float64),
+            torch.zeros((), dtype=torch.float64),
+            torch.tensor(float(n), dtype=torch.float64),
+        ]
+    )
+
+
+def _masked_vector(flat: torch.Tensor) -> torch.Tensor:
+    """Statistics over finite values only, with NaN and inf counted; no host sync."""
+    n = flat.numel()
+    device = flat.device
+    finite = torch.isfinite(flat)
+    count = finite.sum(dtype=torch.float64)
+    nans = torch.isnan(flat).sum(dtype=torch.float64)
+    infs = n - count - nans
+    values = torch.where(finite, flat, torch.zeros((), dtype=flat.dtype, device=device)).double()
+    safe = count.clamp(min=1)
+    mean = values.sum() / safe
+    centred = torch.where(finite, values - mean, torch.zeros((), dtype=torch.float64, device=device))
+    std = (centred.square().sum() / safe).sqrt()
+    big = torch.finfo(flat.dtype).max
+    low = torch.where(finite, flat, torch.full((), big, dtype=flat.dtype, device=device)).min().double()
+    high = torch.where(finite, flat, torch.full((), -big, dtype=flat.dtype, device=device)).max().double()
+    zeros = n - torch.count_nonzero(flat).double()
+    none = count == 0
+    nan = torch.full((), math.nan, dtype=torch.float64, device=device)
+    return torch.stack(
+        [
+            torch.full((), float(n), dtype=torch.float64, device=device),
+            torch.where(none, nan, mean),
+            torch.where(none, nan, std),
+            torch.where(none, nan, low),
+            torch.where(none, nan, high),
+            zeros,
+            nans,
+            infs,
+            count,
+        ]
+    )
+
+
+def collect(pending: list[PendingStats | None]) -> list[tuple[LayerStats, Histogram | None] | None]:
+    """Move every pending result to the host at once and finish it."""
+    present = [p for p in pending if p is not None]
+    if not present:
+        return [None for _ in pending]
+    if present[0].vector.is_meta:
+        return [None for _ in pending]
+    vectors = torch.stack([p.vector.to(present[0].vector.device) for p in present]).cpu().numpy()
+    samples = [p.sample for p in present]
+    host_samples = _samples_to_host(samples)
+    finished: list[tuple[LayerStats, Histogram | None] | None] = []
+    row = 0
+    for p in pending:
+        if p is None:
+            finished.append(None)
+            continue
+        vector = vectors[row]
+        sample = host_samples[row]
+        row += 1
+        stats = _stats_from_vector(vector, p.floating)
+        hist = _histogram(sample, stats, int(vector[_NUMEL])) if sample is not None else None
+        finished.append((stats, hist))
+    return finished
+
+
+def _samples_to_host(samples: list[torch.Tensor | None]) -> list[np.ndarray | None]:
+    real = [s for s in samples if s is not None]
+    if not real:
+        return [None for _ in samples]
+    joined = torch.cat([s.reshape(-1).float().to(real[0].device) for s in real]).cpu().numpy()
+    out: list[np.ndarray | None] = []
+    offset = 0
+    for s in samples:
+        if s is None:
+            out.append(None)
+            continue
+        out.append(joined[offset:offset + s.numel()])
+        offset += s.numel()
+    return out
+
+
+def _number(value: float) -> float | None:
+    return None if math.isnan(value) or math.isinf(value) else float(value)
+
+
+def _stats_from_vector(vector: np.ndarray, floating: bool) -> LayerStats:
+    numel = int(vector[_NUMEL])
+    zeros = int(vector[_ZEROS])
+    return LayerStats(
+        numel=numel,
+        mean=_number(vector[_MEAN]) if floating else None,
+        std=_number(vector[_STD]) if floating else None,
+        min=_number(vector[_MIN]) if floating else None,
+        max=_number(vector[_MAX]) if floating else None,
+        zero_fraction=zeros / numel if numel else 0.0,
+        nan_count=int(vector[_NAN]),
+        inf_count=int(vector[_INF]),
+    )
+
+
+def _histogram(sample: np.ndarray, stats: LayerStats, numel: int) -> Histogram | None:
+    if stats.min is None or stats.max is None:
+        return None
+    values = sample[np.isfinite(sample)]
+    low, high = stats.min, stats.max
+    if high <= low:
+        high = low + 1.0 if low == 0 else low + abs(low) * 1e-6 + 1e-12
+    counts, edges = np.histogram(values, bins=HISTOGRAM_BINS, range=(low, high))
+    return Histogram(counts=counts, edges=edges, sample_size=int(values.size), sampled=sample.size < numel)

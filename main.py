@@ -1,0 +1,2 @@
+from inspector.cli import main
+raise SystemExit(main())
