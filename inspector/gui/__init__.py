@@ -1,0 +1,1 @@
+"""The Qt face of Model Inspector: widgets over the headless core."""
