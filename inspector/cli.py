@@ -78,6 +78,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader (e.g. `| head`) stopped early: not an error of ours.
+        sys.stderr.close()
+        return EXIT_OK
 
 
 def _gui(args: argparse.Namespace) -> int:
@@ -136,7 +140,7 @@ def _report(args: argparse.Namespace) -> int:
         except OSError as error:
             raise UsageError(f"cannot write {args.json}: {error.strerror or error}") from None
     if run.error is not None:
-        print(f"{PROG}: the forward raised in {run.error}", file=sys.stderr)
+        print(f"{PROG}: the forward failed: {run.error}", file=sys.stderr)
         return EXIT_FORWARD_FAILED
     return EXIT_OK
 
