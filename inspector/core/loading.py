@@ -110,6 +110,8 @@ def build_torchvision(
 ) -> nn.Module:
     """Build a torchvision model, with random weights unless ``weights`` is given.
 
+    Random weights are the same on every call (drawn from seed 0).
+
     ``meta=True`` puts every parameter and buffer on the meta device, so
     nothing is allocated (the approach of accelerate's ``init_empty_weights``,
     which works for builders that read tensor values, such as RegNet's).
@@ -130,7 +132,10 @@ def build_torchvision(
                 f"{name} has no weights {weights!r}; choose one of DEFAULT, {choices}"
             ) from None
     try:
-        with empty_weights() if meta else contextlib.nullcontext():
+        # Random weights are drawn from a fixed seed, without touching the
+        # caller's random state, so two runs of the same command agree.
+        with torch.random.fork_rng(devices=[]), empty_weights() if meta else contextlib.nullcontext():
+            torch.manual_seed(0)
             return tvm.get_model(name, **kwargs)
     except (OSError, RuntimeError) as error:
         if weights is not None and _looks_like_download_failure(error):
