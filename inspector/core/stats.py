@@ -250,9 +250,16 @@ def _stats_from_vector(vector: np.ndarray, floating: bool) -> LayerStats:
 def _histogram(sample: np.ndarray, stats: LayerStats, numel: int) -> Histogram | None:
     if stats.min is None or stats.max is None:
         return None
-    values = sample[np.isfinite(sample)]
-    low, high = stats.min, stats.max
+    # float64: a float32 sample over a range a few float32 steps wide (a
+    # LayerNorm'd constant, say) cannot give numpy 64 distinct bin edges.
+    values = sample[np.isfinite(sample)].astype(np.float64)
+    low, high = float(stats.min), float(stats.max)
     if high <= low:
         high = low + 1.0 if low == 0 else low + abs(low) * 1e-6 + 1e-12
+    narrowest = 4 * HISTOGRAM_BINS * float(np.spacing(max(abs(low), abs(high))))
+    if high - low < narrowest:
+        high = low + narrowest
+    if not math.isfinite(high - low):  # values near ±1e308: no float64 bin width fits
+        return None
     counts, edges = np.histogram(values, bins=HISTOGRAM_BINS, range=(low, high))
     return Histogram(counts=counts, edges=edges, sample_size=int(values.size), sampled=sample.size < numel)
