@@ -107,7 +107,11 @@ def natural_input(model: nn.Module, arch: str | None = None, task: str | None = 
     """The input the model as built accepts, or None when nothing can be guessed."""
     if arch is not None:
         if task == "video":
-            return InputSpec((1, 3, 16, 112, 112))
+            # 16-frame clips at the crop size of the model's own transforms:
+            # 112 for the ResNet-3D family, 224 for S3D, MViT and Swin3D
+            # (MViT's positional encoding only fits its own size).
+            size = _crop_size(arch) or 112
+            return InputSpec((1, 3, 16, size, size))
         if task == "detection":
             return InputSpec((1, 3, 224, 224), layout="images")
         if task == "optical_flow":
@@ -119,6 +123,19 @@ def natural_input(model: nn.Module, arch: str | None = None, task: str | None = 
             return InputSpec((1, 3, size, size))
         return InputSpec((1, 3, 224, 224))
     return guess_from_first_layer(model)
+
+
+def _crop_size(arch: str) -> int | None:
+    """The square crop of ``arch``'s torchvision transforms, from metadata (no download)."""
+    try:
+        import torchvision.models as tvm
+
+        crop = getattr(tvm.get_model_weights(arch).DEFAULT.transforms(), "crop_size", None)
+    except (ValueError, KeyError, AttributeError, TypeError):
+        return None
+    if isinstance(crop, (list, tuple)) and crop and all(isinstance(c, int) and c == crop[0] for c in crop):
+        return int(crop[0])
+    return None
 
 
 def guess_from_first_layer(model: nn.Module) -> InputSpec | None:
