@@ -13,8 +13,10 @@ import importlib
 import importlib.util
 import os
 import pickle
+import pickletools
 import re
 import sys
+import warnings
 import zipfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -193,6 +195,20 @@ def empty_weights() -> Iterator[None]:
 # --------------------------------------------------------------------------- files
 
 
+@contextlib.contextmanager
+def _quiet_torch() -> Iterator[None]:
+    """Silence torch's own loader warnings (``torch.jit`` deprecation, pickle protocol notes).
+
+    They are not the user's concern and would turn the CLI's one-line error
+    into several lines; what matters is said in our own messages.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=UserWarning, module=r"torch\.")
+        warnings.filterwarnings("ignore", category=FutureWarning, module=r"torch\.")
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"torch\.")
+        yield
+
+
 def _zip_names(path: str) -> list[str]:
     try:
         with zipfile.ZipFile(path) as archive:
@@ -329,7 +345,8 @@ def load_file(
     notes: list[str] = []
     if _is_torchscript(names):
         try:
-            module = torch.jit.load(path, map_location="cpu")
+            with _quiet_torch():
+                module = torch.jit.load(path, map_location="cpu")
         except Exception as error:  # noqa: BLE001 - any failure here means a broken archive
             raise ModelLoadError(f"{path} looks like TorchScript but cannot be read: {_first_line(error)}") from None
         return LoadedModel(module, path, "torchscript", notes=["TorchScript: read-only (no hooks, no edits)"])
@@ -340,14 +357,18 @@ def load_file(
                 "which can run arbitrary code. Pass --trust (GUI: confirm the prompt) if you trust it"
             )
         try:
-            program = torch.export.load(path)
+            with _quiet_torch():
+                program = torch.export.load(path)
         except Exception as error:  # noqa: BLE001
             raise ModelLoadError(f"{path} cannot be read as a torch.export program: {_first_line(error)}") from None
         return LoadedModel(program.module(), path, "export")
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True, mmap=bool(names))
+        with _quiet_torch():
+            obj = torch.load(path, map_location="cpu", weights_only=True, mmap=bool(names))
     except pickle.UnpicklingError as error:
-        wanted = _unsafe_globals(path) or _globals_from_message(str(error))
+        if not names and not _is_pickle(path):
+            raise ModelLoadError(f"{path} is not a PyTorch model file (neither a zip archive nor a pickle)") from None
+        wanted = (_unsafe_globals(path) if names else _pickle_globals(path)) or _globals_from_message(str(error))
         if not trust:
             raise TrustRequired(_trust_message(path, wanted), wanted) from None
         obj = _load_trusted(path)
@@ -369,9 +390,85 @@ def load_file(
 
 def _load_trusted(path: str) -> Any:
     try:
-        return torch.load(path, map_location="cpu", weights_only=False)
+        try:
+            with _quiet_torch():
+                return torch.load(path, map_location="cpu", weights_only=False)
+        except RuntimeError as error:
+            if "magic number" not in str(error).lower():
+                raise
+            # Written with pickle.dump rather than torch.save: no magic number.
+            with open(path, "rb") as stream:
+                return pickle.load(stream)  # noqa: S301 - the user passed --trust for this file
     except Exception as error:  # noqa: BLE001 - the user's pickle can raise anything
         raise ModelLoadError(f"{path} could not be unpickled: {_first_line(error)}") from None
+
+
+def _pickle_opcodes(path: str, limit: int = 8) -> Iterator[tuple[Any, Any]]:
+    """Opcodes of the pickles at the start of a (legacy, non-zip) file, read without running any.
+
+    A legacy ``torch.save`` file is several pickles in a row (magic number,
+    protocol, system info, the object) followed by raw storage bytes.
+    """
+    with open(path, "rb") as stream:
+        for _ in range(limit):
+            start = stream.tell()
+            if not stream.read(1):
+                return
+            stream.seek(start)
+            try:
+                for opcode, arg, _ in pickletools.genops(stream):
+                    yield opcode, arg
+            except (ValueError, EOFError, UnicodeDecodeError):
+                return
+            if stream.tell() == start:
+                return
+
+
+def _is_pickle(path: str) -> bool:
+    """True when the file starts with a whole, well-formed pickle (checked without unpickling)."""
+    try:
+        with open(path, "rb") as stream:
+            for _ in pickletools.genops(stream):
+                pass
+    except (ValueError, EOFError, UnicodeDecodeError, OSError):
+        return False
+    return True
+
+
+def _pickle_globals(path: str) -> list[str]:
+    """The ``module.name`` globals a plain pickle file asks for, found by reading its opcodes.
+
+    ``STACK_GLOBAL`` takes its module and name from the two values pushed
+    before it (strings, possibly fetched back from the memo), so the recent
+    pushes and the memo are followed; nothing is ever executed.
+    """
+    found: list[str] = []
+    recent: list[str | None] = []
+    memo: dict[int, str | None] = {}
+    try:
+        for opcode, arg in _pickle_opcodes(path):
+            name = opcode.name
+            if name in ("GLOBAL", "INST") and isinstance(arg, str):
+                found.append(arg.replace(" ", "."))
+                recent.append(None)
+            elif name == "STACK_GLOBAL":
+                if len(recent) >= 2 and recent[-2] and recent[-1]:
+                    found.append(f"{recent[-2]}.{recent[-1]}")
+                recent.append(None)
+            elif name == "MEMOIZE":
+                memo[len(memo)] = recent[-1] if recent else None
+            elif name in ("PUT", "BINPUT", "LONG_BINPUT") and isinstance(arg, int):
+                memo[arg] = recent[-1] if recent else None
+            elif name in ("GET", "BINGET", "LONG_BINGET") and isinstance(arg, int):
+                recent.append(memo.get(arg))
+            elif name == "STOP":  # the next pickle of a legacy file has its own memo
+                memo.clear()
+                recent.clear()
+            else:
+                recent.append(arg if isinstance(arg, str) and ("UNICODE" in name or name.endswith("STRING")) else None)
+    except OSError:
+        return []
+    return list(dict.fromkeys(found))
 
 
 def _globals_from_message(message: str) -> list[str]:
