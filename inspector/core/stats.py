@@ -119,38 +119,58 @@ def measure(tensors: list[torch.Tensor], *, histogram: bool = True) -> PendingSt
     sample = _sample(flat) if histogram else None
     if flat.device.type == "cpu":
         vector = _fast_vector(flat)
-        # On the CPU reading eight numbers costs nothing; a GPU run keeps the
-        # exact masked path below instead, so it never waits on the device.
-        if not bool(torch.isfinite(vector).all()):
-            vector = _masked_vector(flat)
     else:
+        # A GPU run takes the exact masked path every time, so it never
+        # waits on the device to choose.
         vector = _masked_vector(flat)
     return PendingStats(vector, sample, floating=True)
 
 
 def _fast_vector(flat: torch.Tensor) -> torch.Tensor:
-    """One pass per statistic when every value is finite (checked by the caller)."""
+    """CPU statistics in as few passes as stock kernels allow.
+
+    ``var_mean`` is ~6x slower than a plain sum on the CPU, so the mean and
+    variance come from a sum and a sum of squares; when that formula would
+    lose precision (variance tiny against the mean) or anything is not
+    finite, the exact routes are taken instead. Reading the values back to
+    branch is free on the CPU.
+    """
     n = flat.numel()
+    vector = torch.zeros(_WIDTH, dtype=torch.float64)
     if n == 0:
-        vector = torch.zeros(_WIDTH, dtype=torch.float64)
         vector[_MEAN:_MAX + 1] = math.nan
         return vector
-    var, mean = torch.var_mean(flat, correction=0)
-    low, high = torch.aminmax(flat)
-    zeros = n - torch.count_nonzero(flat)
-    return torch.stack(
-        [
-            torch.tensor(float(n), dtype=torch.float64),
-            mean.double(),
-            var.double().sqrt(),
-            low.double(),
-            high.double(),
-            zeros.double(),
-            torch.zeros((), dtype=torch.float64),
-            torch.zeros((), dtype=torch.float64),
-            torch.tensor(float(n), dtype=torch.float64),
-        ]
-    )
+    low, high = (float(v) for v in torch.aminmax(flat))
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return _masked_vector(flat)
+    total = float(flat.sum(dtype=torch.float64 if flat.dtype == torch.float64 else None))
+    squares = float(torch.linalg.vector_norm(flat)) ** 2
+    mean = total / n
+    var = squares / n - mean * mean
+    if not (math.isfinite(mean) and math.isfinite(squares)) or var <= 1e-3 * mean * mean:
+        exact_var, exact_mean = torch.var_mean(flat.double(), correction=0)
+        var, mean = float(exact_var), float(exact_mean)
+    vector[_NUMEL] = n
+    vector[_MEAN] = mean
+    vector[_STD] = math.sqrt(max(var, 0.0))
+    vector[_MIN] = low
+    vector[_MAX] = high
+    vector[_ZEROS] = n - _count_nonzero(flat) if low <= 0.0 <= high else 0
+    vector[_FINITE] = n
+    return vector
+
+
+def _count_nonzero(flat: torch.Tensor) -> int:
+    """Elements that are not +0.0 or -0.0.
+
+    ``count_nonzero`` on a float tensor full of zeros (a ReLU output) is
+    several times slower than on the same bits read as integers; clearing
+    the sign bit first makes -0.0 count as zero, as it compares equal to 0.
+    """
+    bits = {torch.float32: torch.int32, torch.float64: torch.int64}.get(flat.dtype)
+    if bits is None or not flat.is_contiguous():
+        return int(torch.count_nonzero(flat))
+    return int(torch.count_nonzero(flat.abs().view(bits)))
 
 
 def _masked_vector(flat: torch.Tensor) -> torch.Tensor:
