@@ -362,17 +362,17 @@ def load_file(
         except Exception as error:  # noqa: BLE001
             raise ModelLoadError(f"{path} cannot be read as a torch.export program: {_first_line(error)}") from None
         return LoadedModel(program.module(), path, "export")
+    if not names and not _is_pickle(path):
+        raise ModelLoadError(f"{path} is not a PyTorch model file (neither a zip archive nor a pickle)")
     try:
         with _quiet_torch():
             obj = torch.load(path, map_location="cpu", weights_only=True, mmap=bool(names))
     except pickle.UnpicklingError as error:
-        if not names and not _is_pickle(path):
-            raise ModelLoadError(f"{path} is not a PyTorch model file (neither a zip archive nor a pickle)") from None
         wanted = (_unsafe_globals(path) if names else _pickle_globals(path)) or _globals_from_message(str(error))
         if not trust:
             raise TrustRequired(_trust_message(path, wanted), wanted) from None
         obj = _load_trusted(path)
-    except (RuntimeError, EOFError, ValueError, OSError, zipfile.BadZipFile) as error:
+    except Exception as error:  # noqa: BLE001 - weights_only runs no code; a garbled file raises anything (KeyError, struct.error, ...)
         raise ModelLoadError(f"{path} is not a PyTorch model file ({_first_line(error)})") from None
     if isinstance(obj, nn.Module):
         return LoadedModel(obj, path, "pickle")
