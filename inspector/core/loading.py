@@ -134,9 +134,11 @@ def build_torchvision(
                 f"{name} has no weights {weights!r}; choose one of DEFAULT, {choices}"
             ) from None
     try:
+        if meta:
+            return _build_on_meta(tvm.get_model, name, kwargs)
         # Random weights are drawn from a fixed seed, without touching the
         # caller's random state, so two runs of the same command agree.
-        with torch.random.fork_rng(devices=[]), empty_weights() if meta else contextlib.nullcontext():
+        with torch.random.fork_rng(devices=[]):
             torch.manual_seed(0)
             return tvm.get_model(name, **kwargs)
     except (OSError, RuntimeError) as error:
@@ -146,6 +148,18 @@ def build_torchvision(
                 "run without --weights for random weights"
             ) from None
         raise
+
+
+def _build_on_meta(builder: Any, name: str, kwargs: dict[str, Any]) -> nn.Module:
+    """Build with every tensor on meta; builders that read values get only their weights there."""
+    try:
+        with torch.device("meta"):
+            return builder(name, **kwargs)
+    except (RuntimeError, NotImplementedError, TypeError, ValueError):
+        # RegNet's builder computes widths from tensor values: let those
+        # tensors be real and put only parameters and buffers on meta.
+        with empty_weights():
+            return builder(name, **kwargs)
 
 
 def _looks_like_download_failure(error: BaseException) -> bool:
@@ -297,16 +311,18 @@ def load_state_dict_into(arch: str, state: dict[str, torch.Tensor], notes: list[
     initialisation; builders that need real tensors fall back to a plain build.
     """
     state = _strip_prefix(state, notes)
-    reference = build_torchvision(arch, meta=True).state_dict()
+    model = build_torchvision(arch, meta=True)
+    reference = model.state_dict()
     overrides: dict[str, Any] = {}
     head = _head_size(state, reference)
     if head is not None:
-        overrides["num_classes"] = head
-        notes.append(f"built {arch} with num_classes={head} to match the file")
         try:
-            reference = build_torchvision(arch, meta=True, **overrides).state_dict()
+            model = build_torchvision(arch, meta=True, num_classes=head)
+            reference = model.state_dict()
+            overrides["num_classes"] = head
+            notes.append(f"built {arch} with num_classes={head} to match the file")
         except TypeError:
-            overrides = {}
+            pass
     missing = [k for k in reference if k not in state]
     unexpected = [k for k in state if k not in reference]
     shapes = [
@@ -316,7 +332,6 @@ def load_state_dict_into(arch: str, state: dict[str, torch.Tensor], notes: list[
     ]
     if missing or unexpected or shapes:
         raise ModelLoadError(_describe_key_mismatch(arch, missing, unexpected, shapes))
-    model = build_torchvision(arch, meta=True, **overrides)
     model.load_state_dict(state, strict=True, assign=True)
     if any(t.is_meta for t in _tensors(model)):
         # A buffer the file does not hold (persistent=False) is still on meta:
