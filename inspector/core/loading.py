@@ -100,6 +100,11 @@ def _builder_kwargs(task: str | None, weights: str | None) -> dict[str, Any]:
     return kwargs
 
 
+# These builders warn that their default initialisation will change unless
+# it is named; naming today's default keeps the weights and silences that.
+_EXPLICIT_INIT = {"googlenet": {"init_weights": True}, "inception_v3": {"init_weights": True}}
+
+
 def _unknown_model_message(name: str) -> str:
     names = [n for _, n in list_models("all")]
     close = difflib.get_close_matches(name, names, n=3)
@@ -124,6 +129,8 @@ def build_torchvision(
     if task is None:
         raise ModelLoadError(_unknown_model_message(name))
     kwargs = _builder_kwargs(task, weights)
+    if weights is None:
+        kwargs.update(_EXPLICIT_INIT.get(name, {}))
     kwargs.update(overrides)
     if weights is not None:
         try:
