@@ -1,0 +1,1 @@
+"""Performance scripts: each prints ratios against the peers it names, never pass/fail."""

@@ -1,0 +1,58 @@
+"""Shared helpers of the benchmarks: medians, peak memory, running a script in a fresh process."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+
+
+def median_time(fn: Callable[[], object], repeat: int = 5, warmup: int = 1) -> float:
+    """Median wall time of ``fn`` in seconds."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def side_by_side(fns: dict[str, Callable[[], object]], repeat: int = 5) -> dict[str, float]:
+    """Median times of several functions, interleaved so machine load hits all alike."""
+    for fn in fns.values():
+        fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, in MB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def in_fresh_process(code: str, timeout: float = 600) -> dict:
+    """Run Python ``code`` in a new interpreter; it prints one JSON object as its last line."""
+    env = dict(os.environ, PYTHONPATH=os.getcwd())
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout, env=env
+    )
+    if result.returncode != 0:
+        raise RuntimeError(result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "failed")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def row(*cells: object) -> str:
+    """A Markdown table row."""
+    return "| " + " | ".join(str(c) for c in cells) + " |"
