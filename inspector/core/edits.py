@@ -134,6 +134,11 @@ class ModelEditor:
         if path not in self._originals:
             self._check_path(path)
             raise EditError(f"{path!r} is not replaced; nothing to restore")
+        outer = next((p for p in self._originals if path.startswith(p + ".")), None)
+        if outer is not None:
+            # The Identity at `path` lives inside the stashed original of
+            # `outer`, not in the model: set_submodule would not find it.
+            raise EditError(f"{path!r} is inside {outer!r}, which is replaced with Identity; restore {outer!r} first")
         edit = Edit(f"Restore {path}", [Swap(path, self._originals[path], self._identities[path], restores=True)])
         self._apply(edit)
         self._push(edit)
