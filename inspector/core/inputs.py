@@ -75,7 +75,8 @@ def parse_shape(text: str) -> tuple[int, ...]:
     cleaned = text.strip().strip("[]()").strip()
     if not cleaned:
         raise InputError("the input shape is empty; give sizes separated by commas, e.g. 1,3,224,224")
-    parts = [p for p in re.split(r"[,x×\s]+", cleaned) if p]
+    # One separator between sizes: "1,,3" or "1,x" is a typo, not a shorter shape.
+    parts = re.split(r"\s*[,x×]\s*|\s+", cleaned)
     try:
         shape = tuple(int(p) for p in parts)
     except ValueError:
