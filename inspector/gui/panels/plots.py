@@ -1,15 +1,206 @@
 """Plots of a probed run: shapes, activation statistics, and one module's histogram.
 
-(Stub: the API is final, the drawing comes next.)
+Three tabs over :class:`~inspector.core.series.RunSeries` arrays computed once
+per run in the core:
+
+- *Shapes*: every module in execution order against its output size on a log
+  axis (all elements, and dimension 1: channels/features), points coloured by
+  depth, so the shape flow through the network is seen at a glance;
+- *Activations*: mean with a ±std band and the min/max envelope, NaN/inf
+  markers, and the zero fraction in a smaller plot below;
+- *Histogram*: the selected module's first-call histogram from the core.
+
+Every plot item is created once and updated with ``setData``: a 10,000-module
+model is one item per series, never one item per point. The run before the
+edits (the baseline) is drawn in a faint pen behind the current one, aligned
+by module name. Selecting a module moves one marker per plot, throttled.
 """
 
 from __future__ import annotations
 
-import PySide6  # noqa: F401 - pyqtgraph must pick PySide6
-from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QTabWidget, QVBoxLayout, QWidget
+import math
+import os
+import time
 
+os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
+
+import numpy as np
+import PySide6  # noqa: F401 - imported before pyqtgraph so that it picks PySide6
+from PySide6.QtCore import QPointF, Qt, QTimer, Signal
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import QLabel, QStackedWidget, QTabWidget, QVBoxLayout, QWidget
+
+import pyqtgraph as pg  # noqa: E402 - after PySide6, see above
+
+from inspector.core.errors import InspectorError
 from inspector.core.probe import ProbeRun
+from inspector.core.report import write_atomic
+from inspector.core.series import RunSeries, align, envelope, series_of, stats_csv
+from inspector.core.stats import Histogram
+
+# --------------------------------------------------------------------- style
+
+BACKGROUND = "#ffffff"
+FOREGROUND = "#2d3748"
+GRID_ALPHA = 0.12
+DEPTH_COLOURS = ("#3b1c8c", "#2c5f9e", "#21908d", "#3aaa5c", "#90c73e", "#d2b40c")
+"""Depth 1, 2, ... (then repeating): dark to light, each readable on white."""
+LINE = "#4a5568"
+MEAN = "#2b6cb0"
+BAND = (43, 108, 176, 60)
+ENVELOPE = "#7f9cc0"
+CHANNELS = "#dd8a0b"
+ZEROS = (221, 138, 11, 150)
+NONFINITE = "#d62728"
+HIGHLIGHT = "#e53e3e"
+BASELINE = (120, 130, 145, 120)
+ERROR = "#c53030"
+HISTOGRAM = "#2b6cb0"
+
+BAND_POINTS = 2000
+"""Most vertices along each edge of the ±std band (see :func:`inspector.core.series.envelope`)."""
+SYMBOL_LIMIT = 1500
+"""Past this many modules the curves drop their markers (the Shapes points stay)."""
+SELECTION_INTERVAL_MS = 40
+"""Selections arriving faster than this (arrow keys in the tree) are coalesced."""
+
+NO_RUN_HINT = (
+    "<p style='font-size:13pt'><b>No run yet</b></p>"
+    "<p>Run the model (F5) to plot every layer's output size<br>and activation statistics here.</p>"
+)
+NO_STATS_HINT = (
+    "<p style='font-size:13pt'><b>No activation statistics in this run</b></p>"
+    "<p>A shapes-only run (meta device) or a TorchScript model records no values.<br>"
+    "Run on a real device to see them.</p>"
+)
+NO_MODULES_HINT = (
+    "<p style='font-size:13pt'><b>No module ran</b></p>"
+    "<p>This run recorded no per-layer calls (a TorchScript model runs no Python hooks,<br>"
+    "or the run was cancelled before the first layer).</p>"
+)
+NO_SELECTION_HINT = (
+    "<p style='font-size:13pt'><b>No module selected</b></p>"
+    "<p>Select a module in the tree, or click a point in the Shapes or Activations plot,<br>"
+    "to see the distribution of its output values.</p>"
+)
+
+
+def _hint_label(html: str) -> QLabel:
+    label = QLabel(html)
+    label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    label.setWordWrap(True)
+    label.setStyleSheet(f"color: #4a5568; background: {BACKGROUND}; padding: 24px;")
+    return label
+
+
+def _style_plot(plot: pg.PlotItem, left: str, left_units: str | None, bottom: str, bottom_units: str | None) -> None:
+    """Light theme, readable fonts, labelled axes with units, a faint grid."""
+    tick_font = QFont()
+    tick_font.setPointSize(9)
+    label_style = {"color": FOREGROUND, "font-size": "10pt"}
+    for side in ("left", "bottom"):
+        axis = plot.getAxis(side)
+        axis.setPen(pg.mkPen(FOREGROUND))
+        axis.setTextPen(pg.mkPen(FOREGROUND))
+        axis.setTickFont(tick_font)
+    plot.setLabel("left", left, units=left_units, **label_style)
+    plot.setLabel("bottom", bottom, units=bottom_units, **label_style)
+    plot.showGrid(x=True, y=True, alpha=GRID_ALPHA)
+    plot.setMenuEnabled(True)
+
+
+def _legend_row(layout_widget: pg.GraphicsLayoutWidget, row: int) -> pg.LegendItem:
+    """A one-line legend in its own row under the plots, where it never hides a point."""
+    legend = pg.LegendItem(
+        offset=None,
+        labelTextColor=FOREGROUND,
+        labelTextSize="9pt",
+        frame=False,
+        horSpacing=14,
+        colCount=1,
+    )
+    layout_widget.addItem(legend, row=row, col=0)
+    layout_widget.ci.layout.setAlignment(legend, Qt.AlignmentFlag.AlignHCenter)
+    return legend
+
+
+def _fit_legend(legend: pg.LegendItem) -> None:
+    """Keep every entry on one line as entries come and go."""
+    legend.setColumnCount(max(1, len(legend.items)))
+
+
+def _plot_widget() -> pg.GraphicsLayoutWidget:
+    widget = pg.GraphicsLayoutWidget()
+    widget.setBackground(BACKGROUND)
+    widget.ci.setSpacing(4)
+    widget.ci.setContentsMargins(4, 4, 8, 2)
+    return widget
+
+
+def _selection_line() -> pg.InfiniteLine:
+    line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen(HIGHLIGHT, width=1.5, style=Qt.PenStyle.DashLine))
+    line.setZValue(20)
+    line.setVisible(False)
+    return line
+
+
+def _error_line() -> pg.InfiniteLine:
+    line = pg.InfiniteLine(
+        angle=90,
+        movable=False,
+        pen=pg.mkPen(ERROR, width=2),
+        label="raised here",
+        labelOpts={"position": 0.92, "color": ERROR, "fill": (255, 255, 255, 220)},
+    )
+    line.setZValue(15)
+    line.setVisible(False)
+    return line
+
+
+def _thin_when_long(item: pg.PlotDataItem) -> None:
+    """Draw only what is in view, at most a few points per pixel column (extremes kept)."""
+    item.setDownsampling(auto=True, method="peak")
+    item.opts["autoDownsampleFactor"] = 1.0
+    item.setClipToView(True)
+
+
+def _positive_or_nan(values: np.ndarray) -> np.ndarray:
+    """A log axis cannot show 0: an empty output is a gap, not a point at -inf."""
+    out = values.astype(float, copy=True)
+    out[~(out > 0)] = math.nan
+    return out
+
+
+def _fmt(value: float) -> str:
+    return "–" if not math.isfinite(value) else f"{value:.4g}"
+
+
+def _shape_text(shapes: list[list[int]]) -> str:
+    if not shapes:
+        return "no tensor output"
+    return ", ".join("[" + ", ".join(str(d) for d in s) + "]" for s in shapes)
+
+
+class _Page(QStackedWidget):
+    """A plot with a readable hint in its place while there is nothing to draw."""
+
+    def __init__(self, plot_widget: QWidget, hint_html: str) -> None:
+        super().__init__()
+        self.hint = _hint_label(hint_html)
+        self.plot_widget = plot_widget
+        self.addWidget(self.hint)
+        self.addWidget(plot_widget)
+
+    def show_hint(self, html: str) -> None:
+        self.hint.setText(html)
+        self.setCurrentWidget(self.hint)
+
+    def show_plot(self) -> None:
+        self.setCurrentWidget(self.plot_widget)
+
+    @property
+    def showing_plot(self) -> bool:
+        return self.currentWidget() is self.plot_widget
 
 
 class PlotsPanel(QWidget):
@@ -20,29 +211,583 @@ class PlotsPanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.tabs = QTabWidget(self)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.tabs)
-        for title in ("Shapes", "Activations", "Histogram"):
-            self.tabs.addTab(QWidget(), title)
+        self.setObjectName("plotsPanel")
         self._run: ProbeRun | None = None
         self._baseline: ProbeRun | None = None
+        self._series: RunSeries | None = None
+        self._baseline_series: RunSeries | None = None
+        self._selected: str | None = None
+        self._pending_selection: str | None = None
+        self._last_selection_at = 0.0
+
+        self.tabs = QTabWidget(self)
+        self.tabs.setObjectName("plotsTabs")
+        self.tabs.setDocumentMode(True)
+        self.readout = QLabel(self)
+        self.readout.setObjectName("plotsReadout")
+        self.readout.setTextFormat(Qt.TextFormat.RichText)
+        self.readout.setStyleSheet(f"color: {FOREGROUND}; padding: 2px 6px;")
+        self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addWidget(self.tabs, 1)
+        layout.addWidget(self.readout)
+
+        self._build_shapes()
+        self._build_activations()
+        self._build_histogram()
+        self.tabs.addTab(self.shapes_page, "Shapes")
+        self.tabs.addTab(self.activations_page, "Activations")
+        self.tabs.addTab(self.histogram_page, "Histogram")
+
+        self._selection_timer = QTimer(self)
+        self._selection_timer.setSingleShot(True)
+        self._selection_timer.setInterval(SELECTION_INTERVAL_MS)
+        self._selection_timer.timeout.connect(self._on_selection_timer_timeout)
+
+        # Hover readouts are throttled to 30 per second; each is one rounding,
+        # because x is the execution position.
+        self._hover_proxies = [
+            pg.SignalProxy(self.shapes_widget.scene().sigMouseMoved, rateLimit=30, slot=self._on_shapes_scene_mouse_moved),
+            pg.SignalProxy(
+                self.activations_widget.scene().sigMouseMoved, rateLimit=30, slot=self._on_activations_scene_mouse_moved
+            ),
+            pg.SignalProxy(
+                self.histogram_widget.scene().sigMouseMoved, rateLimit=30, slot=self._on_histogram_scene_mouse_moved
+            ),
+        ]
+        self.shapes_widget.scene().sigMouseClicked.connect(self._on_shapes_scene_mouse_clicked)
+        self.activations_widget.scene().sigMouseClicked.connect(self._on_activations_scene_mouse_clicked)
+        self.clear()
+
+    # ------------------------------------------------------------ building
+
+    def _build_shapes(self) -> None:
+        self.shapes_widget = _plot_widget()
+        plot = self.shapes_plot = self.shapes_widget.addPlot(row=0, col=0)
+        _style_plot(plot, "Output size (log scale)", None, "Execution order (module #)", None)
+        plot.setLogMode(x=False, y=True)
+        self.shapes_legend = _legend_row(self.shapes_widget, row=1)
+        self.base_numel = pg.PlotDataItem(pen=pg.mkPen(BASELINE, width=2), connect="finite")
+        self.base_channels = pg.PlotDataItem(
+            pen=pg.mkPen(BASELINE, width=1.5, style=Qt.PenStyle.DashLine), connect="finite"
+        )
+        self.numel_line = pg.PlotDataItem(pen=pg.mkPen(LINE, width=1.2), connect="finite")
+        # One points item per depth colour: a uniform brush per item keeps
+        # pyqtgraph on its fast path (a brush per point costs ~50x more).
+        self.depth_points = [
+            pg.PlotDataItem(
+                pen=None,
+                symbol="o",
+                symbolSize=7,
+                symbolBrush=pg.mkBrush(colour),
+                symbolPen=pg.mkPen(255, 255, 255, 160, width=0.5),
+            )
+            for colour in DEPTH_COLOURS
+        ]
+        self.channels_curve = pg.PlotDataItem(
+            pen=pg.mkPen(CHANNELS, width=1.5, style=Qt.PenStyle.DashLine),
+            symbol="t",
+            symbolSize=6,
+            symbolBrush=pg.mkBrush(CHANNELS),
+            symbolPen=None,
+            connect="finite",
+        )
+        self.shapes_ring = pg.PlotDataItem(
+            pen=None, symbol="o", symbolSize=17, symbolBrush=None, symbolPen=pg.mkPen(HIGHLIGHT, width=2.5)
+        )
+        self.shapes_ring.setZValue(25)
+        for item in (self.base_numel, self.base_channels, self.numel_line, self.channels_curve, *self.depth_points):
+            plot.addItem(item)
+        for item in (self.base_numel, self.base_channels, self.numel_line, self.channels_curve):
+            _thin_when_long(item)
+        plot.addItem(self.shapes_ring)
+        self.shapes_selection = _selection_line()
+        self.shapes_error = _error_line()
+        plot.addItem(self.shapes_selection, ignoreBounds=True)
+        plot.addItem(self.shapes_error, ignoreBounds=True)
+        self._numel_sample = pg.PlotDataItem(
+            pen=pg.mkPen(LINE, width=1.2), symbol="o", symbolSize=7, symbolBrush=pg.mkBrush(DEPTH_COLOURS[1])
+        )
+        self.shapes_legend.addItem(self._numel_sample, "elements, all output tensors")
+        self._numel_sample.visibleChanged.connect(self._on_numel_sample_visible_changed)
+        self.shapes_legend.addItem(self.channels_curve, "dim 1: channels, features or tokens")
+        # The depth key: an entry with no sample whose label carries the colours.
+        self._depth_key = pg.PlotDataItem(pen=None)
+        self.shapes_legend.addItem(self._depth_key, "")
+        _fit_legend(self.shapes_legend)
+        self.shapes_page = _Page(self.shapes_widget, NO_RUN_HINT)
+
+    def _build_activations(self) -> None:
+        self.activations_widget = _plot_widget()
+        plot = self.activations_plot = self.activations_widget.addPlot(row=0, col=0)
+        zeros = self.zeros_plot = self.activations_widget.addPlot(row=1, col=0)
+        _style_plot(plot, "Output value", None, "", None)
+        _style_plot(zeros, "Zeros", "%", "Execution order (module #)", None)
+        plot.getAxis("bottom").setStyle(showValues=False)
+        zeros.setXLink(plot)
+        zeros.setYRange(0, 100, padding=0.02)
+        zeros.setMouseEnabled(x=True, y=False)
+        self.activations_widget.ci.layout.setRowStretchFactor(0, 3)
+        self.activations_widget.ci.layout.setRowStretchFactor(1, 1)
+        # Keep the two y axes the same width so their x positions line up.
+        plot.getAxis("left").setWidth(62)
+        zeros.getAxis("left").setWidth(62)
+        self.activations_legend = _legend_row(self.activations_widget, row=2)
+
+        self.base_mean = pg.PlotDataItem(pen=pg.mkPen(BASELINE, width=2), connect="finite")
+        self.std_upper = pg.PlotDataItem(pen=pg.mkPen(MEAN, width=0.6, style=Qt.PenStyle.DotLine), connect="finite")
+        self.std_lower = pg.PlotDataItem(pen=pg.mkPen(MEAN, width=0.6, style=Qt.PenStyle.DotLine), connect="finite")
+        self.std_band = pg.FillBetweenItem(self.std_upper, self.std_lower, brush=pg.mkBrush(*BAND))
+        self.max_curve = pg.PlotDataItem(pen=pg.mkPen(ENVELOPE, width=1, style=Qt.PenStyle.DashLine), connect="finite")
+        self.min_curve = pg.PlotDataItem(pen=pg.mkPen(ENVELOPE, width=1, style=Qt.PenStyle.DashLine), connect="finite")
+        self.mean_curve = pg.PlotDataItem(
+            pen=pg.mkPen(MEAN, width=2),
+            symbol="o",
+            symbolSize=5,
+            symbolBrush=pg.mkBrush(MEAN),
+            symbolPen=None,
+            connect="finite",
+        )
+        self.nonfinite_points = pg.ScatterPlotItem(
+            symbol="x", size=13, pen=pg.mkPen(NONFINITE, width=2.5), brush=pg.mkBrush(NONFINITE)
+        )
+        for item in (self.base_mean, self.std_band, self.std_upper, self.std_lower, self.max_curve, self.min_curve):
+            plot.addItem(item)
+        plot.addItem(self.mean_curve)
+        for item in (self.base_mean, self.max_curve, self.min_curve, self.mean_curve):
+            _thin_when_long(item)
+        plot.addItem(self.nonfinite_points)
+        self.activations_selection = _selection_line()
+        self.activations_error = _error_line()
+        plot.addItem(self.activations_selection, ignoreBounds=True)
+        plot.addItem(self.activations_error, ignoreBounds=True)
+        self.activations_legend.addItem(self.mean_curve, "mean")
+        # FillBetweenItem has no legend sample of its own: a stand-in curve
+        # (never added to the plot) draws the band's colour in the legend.
+        self._band_sample = pg.PlotDataItem(pen=pg.mkPen(MEAN, width=0.6), fillLevel=0, fillBrush=pg.mkBrush(*BAND))
+        self.activations_legend.addItem(self._band_sample, "± std")
+        self._band_sample.visibleChanged.connect(self._on_band_sample_visible_changed)
+        self.activations_legend.addItem(self.max_curve, "min / max")
+        self.activations_legend.addItem(self.nonfinite_points, "NaN / inf in output")
+
+        self.base_zeros = pg.PlotDataItem(pen=pg.mkPen(BASELINE, width=2), connect="finite")
+        self.zeros_bars = pg.BarGraphItem(x=[], height=[], width=0.8, brush=pg.mkBrush(*ZEROS), pen=None)
+        zeros.addItem(self.base_zeros)
+        zeros.addItem(self.zeros_bars)
+        self.zeros_selection = _selection_line()
+        zeros.addItem(self.zeros_selection, ignoreBounds=True)
+        self.activations_legend.addItem(self.zeros_bars, "exact zeros in output (%)")
+        _fit_legend(self.activations_legend)
+        self.activations_page = _Page(self.activations_widget, NO_RUN_HINT)
+
+    def _build_histogram(self) -> None:
+        self.histogram_widget = _plot_widget()
+        plot = self.histogram_plot = self.histogram_widget.addPlot(row=0, col=0)
+        _style_plot(plot, "Values per bin", None, "Output value", None)
+        self.histogram_legend = _legend_row(self.histogram_widget, row=1)
+        self.base_histogram = pg.PlotDataItem(stepMode="center", pen=pg.mkPen(BASELINE, width=2))
+        self.histogram_curve = pg.PlotDataItem(
+            stepMode="center",
+            fillLevel=0,
+            pen=pg.mkPen(HISTOGRAM, width=1.5),
+            brush=pg.mkBrush(43, 108, 176, 90),
+        )
+        self.histogram_mean = pg.InfiniteLine(
+            angle=90,
+            movable=False,
+            pen=pg.mkPen(FOREGROUND, width=1.2, style=Qt.PenStyle.DashLine),
+            label="mean",
+            labelOpts={"position": 0.95, "color": FOREGROUND, "fill": (255, 255, 255, 200)},
+        )
+        plot.addItem(self.base_histogram)
+        plot.addItem(self.histogram_curve)
+        plot.addItem(self.histogram_mean, ignoreBounds=True)
+        self.histogram_legend.addItem(self.histogram_curve, "this run")
+        _fit_legend(self.histogram_legend)
+        self.histogram_page = _Page(self.histogram_widget, NO_SELECTION_HINT)
+
+    # ------------------------------------------------------------- public
+
+    @property
+    def run(self) -> ProbeRun | None:
+        """The run shown."""
+        return self._run
+
+    @property
+    def series(self) -> RunSeries | None:
+        """The plotted arrays of the run shown."""
+        return self._series
+
+    @property
+    def baseline_series(self) -> RunSeries | None:
+        """The plotted arrays of the baseline drawn behind it, when there is one."""
+        return self._baseline_series
+
+    @property
+    def selected(self) -> str | None:
+        """The module whose point is highlighted and whose histogram is shown."""
+        return self._selected
 
     def set_runs(self, run: ProbeRun | None, baseline: ProbeRun | None) -> None:
-        """Show ``run``, with ``baseline`` (the run before the edits) drawn faintly behind it."""
+        """Show ``run``, with ``baseline`` (the run before the edits) drawn faintly behind it.
+
+        A baseline that is the run itself, or that is given without a run, is not drawn.
+        """
+        if run is None:
+            baseline = None
+        if baseline is run:
+            baseline = None
         self._run, self._baseline = run, baseline
+        self._series = series_of(run) if run is not None else None
+        self._baseline_series = series_of(baseline) if baseline is not None and self._series is not None else None
+        self._draw_shapes()
+        self._draw_activations()
+        self._apply_selection(self._selected)
 
     def select_module(self, name: str | None) -> None:
-        """Highlight ``name``'s point in each plot and show its histogram."""
+        """Highlight ``name``'s point in each plot and show its histogram.
+
+        The first selection after a pause is drawn at once; selections that
+        follow faster than :data:`SELECTION_INTERVAL_MS` are coalesced into
+        the last one.
+        """
+        now = time.monotonic()
+        if not self._selection_timer.isActive() and now - self._last_selection_at >= SELECTION_INTERVAL_MS / 1000:
+            self._last_selection_at = now
+            self._apply_selection(name)
+            return
+        self._pending_selection = name
+        if not self._selection_timer.isActive():
+            self._selection_timer.start()
 
     def clear(self) -> None:
-        """Forget the runs and show the empty hint."""
+        """Forget the runs and the selection, and show the empty hint."""
+        self._selection_timer.stop()
+        self._selected = None
         self.set_runs(None, None)
 
     def save_png(self, path: str) -> None:
-        """Save the current tab's plot as a PNG."""
-        self.tabs.currentWidget().grab().save(path, "PNG")
+        """Save the current tab's plot as a PNG at ``path``."""
+        page = self.tabs.currentWidget()
+        if not isinstance(page, _Page) or not page.showing_plot:
+            raise InspectorError(f"Nothing to save in the {self.tabs.tabText(self.tabs.currentIndex())} tab: run the model first.")
+        image = page.plot_widget.grab()
+        if image.isNull() or not image.save(path, "PNG"):
+            raise InspectorError(f"Could not write the PNG to {path}: check that the folder exists and is writable.")
 
     def export_csv(self, path: str) -> None:
-        """Write the run's per-layer statistics as CSV."""
+        """Write the run's per-layer statistics as CSV at ``path`` (see :func:`inspector.core.series.stats_csv`)."""
+        if self._run is None:
+            raise InspectorError("No statistics to export: run the model first.")
+        try:
+            write_atomic(path, stats_csv(self._run))
+        except OSError as exc:
+            raise InspectorError(f"Could not write the CSV to {path}: {exc.strerror or exc}.") from exc
+
+    # ------------------------------------------------------------ drawing
+
+    def _set_baseline_legend(self, legend: pg.LegendItem, item: pg.GraphicsObject, shown: bool) -> None:
+        present = any(sample.item is item for sample, _ in legend.items)
+        if shown and not present:
+            legend.addItem(item, "before edits (grey)")
+        elif not shown and present:
+            legend.removeItem(item)
+        _fit_legend(legend)
+
+    def _draw_shapes(self) -> None:
+        series, base = self._series, self._baseline_series
+        if series is None:
+            self.shapes_page.show_hint(NO_RUN_HINT)
+            return
+        if len(series) == 0:
+            self.shapes_page.show_hint(NO_MODULES_HINT)
+            return
+        self.shapes_page.show_plot()
+        x = series.x
+        numel = _positive_or_nan(series.numel)
+        channels = _positive_or_nan(series.channels)
+        self.numel_line.setData(x, numel)
+        groups = (series.depth - 1) % len(DEPTH_COLOURS)
+        finite = np.isfinite(numel)
+        for group, item in enumerate(self.depth_points):
+            where = np.flatnonzero(finite & (groups == group))
+            item.setData(x[where], numel[where])
+        few = len(series) <= SYMBOL_LIMIT
+        self.channels_curve.setSymbol("t" if few else None)
+        self.channels_curve.setData(x, channels)
+        self._set_depth_key(int(series.depth.max()))
+        if base is not None:
+            bx = align(base, series)
+            self.base_numel.setData(bx, _positive_or_nan(base.numel))
+            self.base_channels.setData(bx, _positive_or_nan(base.channels))
+        else:
+            self.base_numel.setData([], [])
+            self.base_channels.setData([], [])
+        self._set_baseline_legend(self.shapes_legend, self.base_numel, base is not None)
+        self._show_error_line(self.shapes_error, series)
+        self.shapes_plot.setTitle(self._title("Output size of every module", series), color=FOREGROUND, size="11pt")
+        self.shapes_plot.enableAutoRange()
+
+    def _set_depth_key(self, deepest: int) -> None:
+        shown = min(deepest, len(DEPTH_COLOURS))
+        dots = " ".join(
+            f"<span style='color:{DEPTH_COLOURS[d]}; font-size:12pt'>\u25cf</span>{d + 1}" for d in range(shown)
+        )
+        label = self.shapes_legend.getLabel(self._depth_key)
+        if label is not None:
+            label.setText(f"point colour = depth: {dots}", color=FOREGROUND, size="9pt")
+
+    def _draw_activations(self) -> None:
+        series, base = self._series, self._baseline_series
+        if series is None:
+            self.activations_page.show_hint(NO_RUN_HINT)
+            return
+        if len(series) == 0:
+            self.activations_page.show_hint(NO_MODULES_HINT)
+            return
+        if not series.has_stats:
+            self.activations_page.show_hint(NO_STATS_HINT)
+            return
+        self.activations_page.show_plot()
+        x = series.x
+        self.mean_curve.setSymbol("o" if len(series) <= SYMBOL_LIMIT else None)
+        self.mean_curve.setData(x, series.mean)
+        # The band covers the modules with statistics only (a gap in one bound
+        # and not the other would make FillBetweenItem pair the wrong
+        # stretches), with a bounded number of vertices.
+        band_x, band_low, band_high = envelope(x, series.mean - series.std, series.mean + series.std, BAND_POINTS)
+        # The band follows both curves; redraw it once, after the second.
+        self.std_upper.blockSignals(True)
+        self.std_upper.setData(band_x, band_high)
+        self.std_upper.blockSignals(False)
+        self.std_lower.setData(band_x, band_low)
+        self.max_curve.setData(x, series.max)
+        self.min_curve.setData(x, series.min)
+        bad = series.nonfinite
+        marker_y = np.where(np.isfinite(series.mean[bad]), series.mean[bad], 0.0)
+        self.nonfinite_points.setData(x=x[bad], y=marker_y, data=bad)
+        has_zeros = np.isfinite(series.zero_fraction)
+        self.zeros_bars.setOpts(x=x[has_zeros], height=series.zero_fraction[has_zeros] * 100.0, width=0.8)
+        if base is not None and base.has_stats:
+            bx = align(base, series)
+            self.base_mean.setData(bx, base.mean)
+            self.base_zeros.setData(bx, base.zero_fraction * 100.0)
+        else:
+            self.base_mean.setData([], [])
+            self.base_zeros.setData([], [])
+        shown = base is not None and base.has_stats
+        self._set_baseline_legend(self.activations_legend, self.base_mean, shown)
+        self._show_error_line(self.activations_error, series)
+        self.activations_plot.setTitle(
+            self._title("Activation statistics of every module's output", series), color=FOREGROUND, size="11pt"
+        )
+        self.activations_plot.enableAutoRange()
+        self.zeros_plot.setYRange(0, 100, padding=0.02)
+
+    def _title(self, text: str, series: RunSeries) -> str:
+        run = self._run
+        suffix = f" · {len(series)} modules ran"
+        if run is not None and run.error is not None:
+            where = series.failed or "the model"
+            suffix += f" · <span style='color:{ERROR}'>failed in {where}</span>"
+        elif run is not None and run.cancelled:
+            suffix += f" · <span style='color:{ERROR}'>cancelled</span>"
+        return text + suffix
+
+    def _show_error_line(self, line: pg.InfiniteLine, series: RunSeries) -> None:
+        position = series.position(series.failed)
+        line.setVisible(position is not None)
+        if position is not None:
+            line.setValue(position)
+
+    def _apply_selection(self, name: str | None) -> None:
+        """Move the selection markers to ``name`` and show its histogram."""
+        self._selected = name
+        series = self._series
+        position = series.position(name) if series is not None else None
+        for line in (self.shapes_selection, self.activations_selection, self.zeros_selection):
+            line.setVisible(position is not None)
+            if position is not None:
+                line.setValue(position)
+        if position is not None and series is not None and series.numel[position] > 0:
+            self.shapes_ring.setData([float(position)], [float(series.numel[position])])
+        else:
+            self.shapes_ring.setData([], [])
+        self._draw_histogram(name)
+        self._show_readout(position, pinned=True)
+
+    def _draw_histogram(self, name: str | None) -> None:
+        if self._run is None:
+            self.histogram_page.show_hint(NO_RUN_HINT)
+            return
+        if name is None:
+            self.histogram_page.show_hint(NO_SELECTION_HINT)
+            return
+        record = self._run.records.get(name)
+        first = record.first if record is not None else None
+        if first is None:
+            self.histogram_page.show_hint(
+                f"<p style='font-size:13pt'><b>{name or '(root)'} did not run</b></p>"
+                "<p>It was not called in this run, so it has no output to show.</p>"
+            )
+            return
+        histogram = first.histogram
+        if histogram is None:
+            self.histogram_page.show_hint(
+                f"<p style='font-size:13pt'><b>No histogram for {name or '(root)'}</b></p>"
+                "<p>Its output has no finite floating-point values, or the run recorded shapes only.</p>"
+            )
+            return
+        self.histogram_page.show_plot()
+        self.histogram_curve.setData(histogram.edges, histogram.counts)
+        base = self._baseline_histogram(name)
+        if base is not None:
+            self.base_histogram.setData(base.edges, base.counts)
+        else:
+            self.base_histogram.setData([], [])
+        self._set_baseline_legend(self.histogram_legend, self.base_histogram, base is not None)
+        mean = first.stats.mean if first.stats is not None else None
+        self.histogram_mean.setVisible(mean is not None)
+        if mean is not None:
+            self.histogram_mean.setValue(mean)
+        numel = first.stats.numel if first.stats is not None else histogram.sample_size
+        if histogram.sampled:
+            how = f"an even sample of {histogram.sample_size:,} of its {numel:,} values"
+        else:
+            how = f"all {histogram.sample_size:,} finite values"
+        if first.stats is not None and (first.stats.nan_count or first.stats.inf_count):
+            how += f" ({first.stats.nan_count:,} NaN and {first.stats.inf_count:,} inf left out)"
+        self.histogram_plot.setTitle(
+            f"{name} ({record.type_name if record else ''}) · first call's output · {how}",
+            color=FOREGROUND,
+            size="11pt",
+        )
+        self.histogram_plot.enableAutoRange()
+
+    def _baseline_histogram(self, name: str) -> Histogram | None:
+        if self._baseline is None:
+            return None
+        record = self._baseline.records.get(name)
+        first = record.first if record is not None else None
+        return first.histogram if first is not None else None
+
+    # -------------------------------------------------------------- readout
+
+    def _show_readout(self, position: int | None, pinned: bool = False) -> None:
+        """One line about the module at ``position``: name, type, shapes, statistics."""
+        series = self._series
+        if series is None or len(series) == 0:
+            self.readout.setText("")
+            return
+        if position is None:
+            if pinned or self._selected is None:
+                self.readout.setText(
+                    "<span style='color:#718096'>Hover a point to read its module; click it to select the module.</span>"
+                )
+            return
+        i = position
+        parts = [
+            f"<b>#{i} {series.names[i]}</b>",
+            series.types[i],
+            f"depth {int(series.depth[i])}",
+            "out " + _shape_text(series.output_shapes[i]),
+        ]
+        if series.has_stats and math.isfinite(series.zero_fraction[i]):
+            parts.append(
+                f"mean {_fmt(series.mean[i])} · std {_fmt(series.std[i])} · "
+                f"min {_fmt(series.min[i])} · max {_fmt(series.max[i])} · zeros {series.zero_fraction[i] * 100:.1f}%"
+            )
+        if series.nan_count[i] or series.inf_count[i]:
+            parts.append(
+                f"<span style='color:{NONFINITE}'>NaN {int(series.nan_count[i])} · inf {int(series.inf_count[i])}</span>"
+            )
+        if series.calls[i] > 1:
+            parts.append(f"{int(series.calls[i])} calls (first shown)")
+        if series.names[i] == series.failed:
+            parts.append(f"<span style='color:{ERROR}'>raised here</span>")
+        self.readout.setText(" · ".join(parts))
+
+    # ---------------------------------------------------------------- slots
+
+    def position_at(self, plot: pg.PlotItem, scene_pos: QPointF) -> int | None:
+        """The execution position of the module whose column is under ``scene_pos`` in ``plot``, if any.
+
+        Every module owns the column one unit wide around its x, so a point,
+        its bar and the empty space above it all name the same module.
+        """
+        series = self._series
+        if series is None or len(series) == 0 or not plot.vb.sceneBoundingRect().contains(scene_pos):
+            return None
+        x = plot.vb.mapSceneToView(scene_pos).x()
+        position = int(round(x))
+        return position if 0 <= position < len(series) else None
+
+    def _click(self, plots: tuple[pg.PlotItem, ...], event: object) -> None:
+        if event.button() != Qt.MouseButton.LeftButton:  # type: ignore[attr-defined]
+            return
+        scene_pos = event.scenePos()  # type: ignore[attr-defined]
+        for plot in plots:
+            position = self.position_at(plot, scene_pos)
+            if position is not None and self._series is not None:
+                self.sig_module_clicked.emit(self._series.names[position])
+                return
+
+    def _hover(self, plots: tuple[pg.PlotItem, ...], scene_pos: QPointF) -> None:
+        for plot in plots:
+            position = self.position_at(plot, scene_pos)
+            if position is not None:
+                self._show_readout(position)
+                return
+
+    def _on_shapes_scene_mouse_clicked(self, event: object) -> None:
+        """A left click in the Shapes plot selects the module of that column."""
+        self._click((self.shapes_plot,), event)
+
+    def _on_activations_scene_mouse_clicked(self, event: object) -> None:
+        """A left click in either Activations plot selects the module of that column."""
+        self._click((self.activations_plot, self.zeros_plot), event)
+
+    def _on_shapes_scene_mouse_moved(self, args: tuple) -> None:
+        self._hover((self.shapes_plot,), args[0])
+
+    def _on_activations_scene_mouse_moved(self, args: tuple) -> None:
+        self._hover((self.activations_plot, self.zeros_plot), args[0])
+
+    def _on_histogram_scene_mouse_moved(self, args: tuple) -> None:
+        scene_pos: QPointF = args[0]
+        if self.histogram_page.showing_plot and self.histogram_plot.vb.sceneBoundingRect().contains(scene_pos):
+            self._show_histogram_readout(self.histogram_plot.vb.mapSceneToView(scene_pos).x())
+
+    def _on_band_sample_visible_changed(self) -> None:
+        """Clicking the band's legend entry hides or shows the band itself."""
+        shown = self._band_sample.isVisible()
+        for item in (self.std_band, self.std_upper, self.std_lower):
+            item.setVisible(shown)
+
+    def _on_numel_sample_visible_changed(self) -> None:
+        """Clicking the elements' legend entry hides or shows the points and their line."""
+        shown = self._numel_sample.isVisible()
+        for item in (self.numel_line, *self.depth_points):
+            item.setVisible(shown)
+
+    def _on_selection_timer_timeout(self) -> None:
+        self._last_selection_at = time.monotonic()
+        self._apply_selection(self._pending_selection)
+
+    def _show_histogram_readout(self, value: float) -> None:
+        run, name = self._run, self._selected
+        record = run.records.get(name) if run is not None and name is not None else None
+        first = record.first if record is not None else None
+        histogram = first.histogram if first is not None else None
+        if histogram is None:
+            return
+        bin_index = int(np.searchsorted(histogram.edges, value, side="right")) - 1
+        if 0 <= bin_index < len(histogram.counts):
+            low, high = histogram.edges[bin_index], histogram.edges[bin_index + 1]
+            self.readout.setText(
+                f"<b>{name}</b> · values in [{low:.4g}, {high:.4g}): {int(histogram.counts[bin_index]):,} "
+                f"of {histogram.sample_size:,}"
+            )
+
