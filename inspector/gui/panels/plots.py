@@ -28,7 +28,7 @@ import numpy as np
 import PySide6  # noqa: F401 - imported before pyqtgraph so that it picks PySide6
 from PySide6.QtCore import QPointF, Qt, QTimer, Signal
 from PySide6.QtGui import QFont
-from PySide6.QtWidgets import QLabel, QStackedWidget, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QSizePolicy, QStackedWidget, QTabWidget, QVBoxLayout, QWidget
 
 import pyqtgraph as pg  # noqa: E402 - after PySide6, see above
 
@@ -109,32 +109,49 @@ def _style_plot(plot: pg.PlotItem, left: str, left_units: str | None, bottom: st
     plot.setMenuEnabled(True)
 
 
-def _legend_row(layout_widget: pg.GraphicsLayoutWidget, row: int) -> pg.LegendItem:
-    """A one-line legend in its own row under the plots, where it never hides a point."""
-    legend = pg.LegendItem(
-        offset=None,
-        labelTextColor=FOREGROUND,
-        labelTextSize="9pt",
-        frame=False,
-        horSpacing=14,
-        colCount=1,
-    )
-    layout_widget.addItem(legend, row=row, col=0)
-    layout_widget.ci.layout.setAlignment(legend, Qt.AlignmentFlag.AlignHCenter)
-    return legend
+class _Canvas(pg.GraphicsLayoutWidget):
+    """A light plot canvas whose legends, in rows under the plots, re-flow to its width."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setBackground(BACKGROUND)
+        self.ci.setSpacing(4)
+        self.ci.setContentsMargins(4, 4, 8, 2)
+        self.legends: list[pg.LegendItem] = []
+
+    def add_legend(self, row: int) -> pg.LegendItem:
+        """A legend in its own row, where it never hides a point."""
+        legend = pg.LegendItem(
+            offset=None, labelTextColor=FOREGROUND, labelTextSize="9pt", frame=False, horSpacing=14, colCount=1
+        )
+        self.addItem(legend, row=row, col=0)
+        self.ci.layout.setAlignment(legend, Qt.AlignmentFlag.AlignHCenter)
+        self.legends.append(legend)
+        return legend
+
+    def fit_legends(self) -> None:
+        """As many legend entries per line as the width allows, so the canvas is never wider than its tab."""
+        # Qt resizes the view once inside its own __init__, before the legends exist.
+        for legend in getattr(self, "legends", ()):
+            _fit_legend(legend, self.width() - 24)
+
+    def resizeEvent(self, event: object) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        self.fit_legends()
 
 
-def _fit_legend(legend: pg.LegendItem) -> None:
-    """Keep every entry on one line as entries come and go."""
-    legend.setColumnCount(max(1, len(legend.items)))
-
-
-def _plot_widget() -> pg.GraphicsLayoutWidget:
-    widget = pg.GraphicsLayoutWidget()
-    widget.setBackground(BACKGROUND)
-    widget.ci.setSpacing(4)
-    widget.ci.setContentsMargins(4, 4, 8, 2)
-    return widget
+def _fit_legend(legend: pg.LegendItem, width: float) -> None:
+    entries = [
+        sample.boundingRect().width() + label.item.boundingRect().width() + 2 * legend.layout.horizontalSpacing()
+        for sample, label in legend.items
+    ]
+    columns = max(1, len(entries))
+    while columns > 1:
+        widths = [max(entries[i::columns]) for i in range(columns)]
+        if sum(widths) <= width:
+            break
+        columns -= 1
+    legend.setColumnCount(columns)
 
 
 def _selection_line() -> pg.InfiniteLine:
@@ -228,6 +245,8 @@ class PlotsPanel(QWidget):
         self.readout.setTextFormat(Qt.TextFormat.RichText)
         self.readout.setStyleSheet(f"color: {FOREGROUND}; padding: 2px 6px;")
         self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # A long readout is cut at the edge; it must never widen the panel.
+        self.readout.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
@@ -264,11 +283,11 @@ class PlotsPanel(QWidget):
     # ------------------------------------------------------------ building
 
     def _build_shapes(self) -> None:
-        self.shapes_widget = _plot_widget()
+        self.shapes_widget = _Canvas()
         plot = self.shapes_plot = self.shapes_widget.addPlot(row=0, col=0)
         _style_plot(plot, "Output size (log scale)", None, "Execution order (module #)", None)
         plot.setLogMode(x=False, y=True)
-        self.shapes_legend = _legend_row(self.shapes_widget, row=1)
+        self.shapes_legend = self.shapes_widget.add_legend(row=1)
         self.base_numel = pg.PlotDataItem(pen=pg.mkPen(BASELINE, width=2), connect="finite")
         self.base_channels = pg.PlotDataItem(
             pen=pg.mkPen(BASELINE, width=1.5, style=Qt.PenStyle.DashLine), connect="finite"
@@ -310,17 +329,16 @@ class PlotsPanel(QWidget):
         self._numel_sample = pg.PlotDataItem(
             pen=pg.mkPen(LINE, width=1.2), symbol="o", symbolSize=7, symbolBrush=pg.mkBrush(DEPTH_COLOURS[1])
         )
-        self.shapes_legend.addItem(self._numel_sample, "elements, all output tensors")
+        self.shapes_legend.addItem(self._numel_sample, "elements (all outputs)")
         self._numel_sample.visibleChanged.connect(self._on_numel_sample_visible_changed)
-        self.shapes_legend.addItem(self.channels_curve, "dim 1: channels, features or tokens")
+        self.shapes_legend.addItem(self.channels_curve, "dim 1 (channels / features / tokens)")
         # The depth key: an entry with no sample whose label carries the colours.
         self._depth_key = pg.PlotDataItem(pen=None)
         self.shapes_legend.addItem(self._depth_key, "")
-        _fit_legend(self.shapes_legend)
         self.shapes_page = _Page(self.shapes_widget, NO_RUN_HINT)
 
     def _build_activations(self) -> None:
-        self.activations_widget = _plot_widget()
+        self.activations_widget = _Canvas()
         plot = self.activations_plot = self.activations_widget.addPlot(row=0, col=0)
         zeros = self.zeros_plot = self.activations_widget.addPlot(row=1, col=0)
         _style_plot(plot, "Output value", None, "", None)
@@ -334,7 +352,7 @@ class PlotsPanel(QWidget):
         # Keep the two y axes the same width so their x positions line up.
         plot.getAxis("left").setWidth(62)
         zeros.getAxis("left").setWidth(62)
-        self.activations_legend = _legend_row(self.activations_widget, row=2)
+        self.activations_legend = self.activations_widget.add_legend(row=2)
 
         self.base_mean = pg.PlotDataItem(pen=pg.mkPen(BASELINE, width=2), connect="finite")
         self.std_upper = pg.PlotDataItem(pen=pg.mkPen(MEAN, width=0.6, style=Qt.PenStyle.DotLine), connect="finite")
@@ -379,14 +397,13 @@ class PlotsPanel(QWidget):
         self.zeros_selection = _selection_line()
         zeros.addItem(self.zeros_selection, ignoreBounds=True)
         self.activations_legend.addItem(self.zeros_bars, "exact zeros in output (%)")
-        _fit_legend(self.activations_legend)
         self.activations_page = _Page(self.activations_widget, NO_RUN_HINT)
 
     def _build_histogram(self) -> None:
-        self.histogram_widget = _plot_widget()
+        self.histogram_widget = _Canvas()
         plot = self.histogram_plot = self.histogram_widget.addPlot(row=0, col=0)
         _style_plot(plot, "Values per bin", None, "Output value", None)
-        self.histogram_legend = _legend_row(self.histogram_widget, row=1)
+        self.histogram_legend = self.histogram_widget.add_legend(row=1)
         self.base_histogram = pg.PlotDataItem(stepMode="center", pen=pg.mkPen(BASELINE, width=2))
         self.histogram_curve = pg.PlotDataItem(
             stepMode="center",
@@ -405,7 +422,6 @@ class PlotsPanel(QWidget):
         plot.addItem(self.histogram_curve)
         plot.addItem(self.histogram_mean, ignoreBounds=True)
         self.histogram_legend.addItem(self.histogram_curve, "this run")
-        _fit_legend(self.histogram_legend)
         self.histogram_page = _Page(self.histogram_widget, NO_SELECTION_HINT)
 
     # ------------------------------------------------------------- public
@@ -491,10 +507,12 @@ class PlotsPanel(QWidget):
     def _set_baseline_legend(self, legend: pg.LegendItem, item: pg.GraphicsObject, shown: bool) -> None:
         present = any(sample.item is item for sample, _ in legend.items)
         if shown and not present:
-            legend.addItem(item, "before edits (grey)")
+            legend.addItem(item, "before edits")
         elif not shown and present:
             legend.removeItem(item)
-        _fit_legend(legend)
+        for canvas in (self.shapes_widget, self.activations_widget, self.histogram_widget):
+            if legend in canvas.legends:
+                canvas.fit_legends()
 
     def _draw_shapes(self) -> None:
         series, base = self._series, self._baseline_series
@@ -533,11 +551,12 @@ class PlotsPanel(QWidget):
     def _set_depth_key(self, deepest: int) -> None:
         shown = min(deepest, len(DEPTH_COLOURS))
         dots = " ".join(
-            f"<span style='color:{DEPTH_COLOURS[d]}; font-size:12pt'>\u25cf</span>{d + 1}" for d in range(shown)
+            f"<span style='color:{DEPTH_COLOURS[d]}; font-size:11pt'>\u25cf</span>{d + 1}" for d in range(shown)
         )
         label = self.shapes_legend.getLabel(self._depth_key)
         if label is not None:
-            label.setText(f"point colour = depth: {dots}", color=FOREGROUND, size="9pt")
+            label.setText(f"depth {dots}", color=FOREGROUND, size="9pt")
+            self.shapes_widget.fit_legends()
 
     def _draw_activations(self) -> None:
         series, base = self._series, self._baseline_series
