@@ -249,6 +249,8 @@ def test_export_csv_rows_match_the_run(panel, resnet_runs, tmp_path):
         assert int(row["numel"]) == first.stats.numel
     fc = rows[-1]
     assert fc["name"] == "fc" and fc["output_shapes"] == "[[1, 1000]]"
+    with pytest.raises(InspectorError, match="Could not write the CSV"):
+        panel.export_csv(str(tmp_path / "missing" / "stats.csv"))
 
 
 def test_hovering_a_column_names_its_module(qtbot, panel, resnet_runs):
