@@ -2,6 +2,7 @@
 
 torchinfo is called so that it changes nothing: the device is always passed
 (so it never moves the model), every module's train/eval flag is put back,
+the buffers a train-mode pass updates (BatchNorm statistics) are restored,
 and torchinfo's forward-pass cache (which keeps each summarised model alive,
 keyed by class name) is cleared after each summary.
 """
@@ -13,6 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from inspector.core.errors import InspectorError
 from inspector.core.probe import tensors_in
 
 DEFAULT_COLUMNS = ("input_size", "output_size", "num_params", "trainable")
@@ -31,6 +33,8 @@ def summary_text(
     import torchinfo.torchinfo as torchinfo_impl
 
     flags = [(m, m.training) for m in model.modules()]
+    # In train mode BatchNorm updates its running statistics: keep copies to put back.
+    saved_buffers = [(b, b.detach().clone()) for b in model.buffers() if not b.is_meta] if mode == "train" else []
     tensors = tensors_in(list(inputs))
     device = tensors[0].device if tensors else torch.device("cpu")
     try:
@@ -45,9 +49,20 @@ def summary_text(
             row_settings=("var_names",),
         )
         return str(result)
+    except Exception as error:  # noqa: BLE001 - the user's model can raise anything
+        # torchinfo wraps the model's error in "Failed to run torchinfo. See
+        # above stack traces"; the cause is what a person can act on.
+        cause = error.__cause__ or error
+        lines = str(cause).strip().splitlines()
+        raise InspectorError(
+            f"the summary could not run the model: {type(cause).__name__}: {lines[0] if lines else ''}".rstrip(": ")
+        ) from error
     finally:
         for module, flag in flags:
             module.training = flag
+        with torch.no_grad():
+            for buffer, saved in saved_buffers:
+                buffer.copy_(saved)
         clear = getattr(torchinfo_impl, "clear_cached_forward_pass", None)
         if clear is not None:
             clear()
