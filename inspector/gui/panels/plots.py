@@ -14,11 +14,12 @@ Every plot item is created once and updated with ``setData``: a 10,000-module
 model is one item per series, never one item per point. The run before the
 edits (the baseline) is drawn in a faint pen behind the current one, aligned
 by module name. Selecting a module moves one marker per plot, throttled.
+The palette, canvases, marker lines and readout text live in
+:mod:`inspector.gui.panels.plot_items`.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import time
 
@@ -27,8 +28,7 @@ os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
 import numpy as np
 import PySide6  # noqa: F401 - imported before pyqtgraph so that it picks PySide6
 from PySide6.QtCore import QPointF, Qt, QTimer, Signal
-from PySide6.QtGui import QFont
-from PySide6.QtWidgets import QLabel, QSizePolicy, QStackedWidget, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QSizePolicy, QTabWidget, QVBoxLayout, QWidget
 
 import pyqtgraph as pg  # noqa: E402 - after PySide6, see above
 
@@ -36,188 +36,44 @@ from inspector.core.errors import InspectorError
 from inspector.core.probe import ProbeRun
 from inspector.core.report import write_atomic
 from inspector.core.series import RunSeries, align, envelope, series_of, stats_csv
-from inspector.core.stats import Histogram
-
-# --------------------------------------------------------------------- style
-
-BACKGROUND = "#ffffff"
-FOREGROUND = "#2d3748"
-GRID_ALPHA = 0.12
-DEPTH_COLOURS = ("#3b1c8c", "#2c5f9e", "#21908d", "#3aaa5c", "#90c73e", "#d2b40c")
-"""Depth 1, 2, ... (then repeating): dark to light, each readable on white."""
-LINE = "#4a5568"
-MEAN = "#2b6cb0"
-BAND = (43, 108, 176, 60)
-ENVELOPE = "#7f9cc0"
-CHANNELS = "#dd8a0b"
-ZEROS = (221, 138, 11, 150)
-NONFINITE = "#d62728"
-HIGHLIGHT = "#e53e3e"
-BASELINE = (120, 130, 145, 120)
-ERROR = "#c53030"
-HISTOGRAM = "#2b6cb0"
-
-BAND_POINTS = 2000
-"""Most vertices along each edge of the ±std band (see :func:`inspector.core.series.envelope`)."""
-SYMBOL_LIMIT = 1500
-"""Past this many modules the curves drop their markers (the Shapes points stay)."""
-SELECTION_INTERVAL_MS = 40
-"""Selections arriving faster than this (arrow keys in the tree) are coalesced."""
-
-NO_RUN_HINT = (
-    "<p style='font-size:13pt'><b>No run yet</b></p>"
-    "<p>Run the model (F5) to plot every layer's output size<br>and activation statistics here.</p>"
+from inspector.gui.panels.plot_items import (
+    BAND,
+    BAND_POINTS,
+    BASELINE,
+    CHANNELS,
+    DEPTH_COLOURS,
+    ENVELOPE,
+    FOREGROUND,
+    HIGHLIGHT,
+    HISTOGRAM,
+    HOVER_HINT,
+    LINE,
+    MEAN,
+    NO_MODULES_HINT,
+    NO_RUN_HINT,
+    NO_SELECTION_HINT,
+    NO_STATS_HINT,
+    NONFINITE,
+    SELECTION_INTERVAL_MS,
+    SYMBOL_LIMIT,
+    ZEROS,
+    Canvas,
+    Page,
+    depth_key_html,
+    depth_point_items,
+    did_not_run_hint,
+    error_line,
+    first_histogram,
+    histogram_bin_readout,
+    histogram_title,
+    module_readout,
+    no_histogram_hint,
+    positive_or_nan,
+    run_title,
+    selection_line,
+    style_plot,
+    thin_when_long,
 )
-NO_STATS_HINT = (
-    "<p style='font-size:13pt'><b>No activation statistics in this run</b></p>"
-    "<p>A shapes-only run (meta device) or a TorchScript model records no values.<br>"
-    "Run on a real device to see them.</p>"
-)
-NO_MODULES_HINT = (
-    "<p style='font-size:13pt'><b>No module ran</b></p>"
-    "<p>This run recorded no per-layer calls (a TorchScript model runs no Python hooks,<br>"
-    "or the run was cancelled before the first layer).</p>"
-)
-NO_SELECTION_HINT = (
-    "<p style='font-size:13pt'><b>No module selected</b></p>"
-    "<p>Select a module in the tree, or click a point in the Shapes or Activations plot,<br>"
-    "to see the distribution of its output values.</p>"
-)
-
-
-def _hint_label(html: str) -> QLabel:
-    label = QLabel(html)
-    label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-    label.setWordWrap(True)
-    label.setStyleSheet(f"color: #4a5568; background: {BACKGROUND}; padding: 24px;")
-    return label
-
-
-def _style_plot(plot: pg.PlotItem, left: str, left_units: str | None, bottom: str, bottom_units: str | None) -> None:
-    """Light theme, readable fonts, labelled axes with units, a faint grid."""
-    tick_font = QFont()
-    tick_font.setPointSize(9)
-    label_style = {"color": FOREGROUND, "font-size": "10pt"}
-    for side in ("left", "bottom"):
-        axis = plot.getAxis(side)
-        axis.setPen(pg.mkPen(FOREGROUND))
-        axis.setTextPen(pg.mkPen(FOREGROUND))
-        axis.setTickFont(tick_font)
-    plot.setLabel("left", left, units=left_units, **label_style)
-    plot.setLabel("bottom", bottom, units=bottom_units, **label_style)
-    plot.showGrid(x=True, y=True, alpha=GRID_ALPHA)
-    plot.setMenuEnabled(True)
-
-
-class _Canvas(pg.GraphicsLayoutWidget):
-    """A light plot canvas whose legends, in rows under the plots, re-flow to its width."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.setBackground(BACKGROUND)
-        self.ci.setSpacing(4)
-        self.ci.setContentsMargins(4, 4, 8, 2)
-        self.legends: list[pg.LegendItem] = []
-
-    def add_legend(self, row: int) -> pg.LegendItem:
-        """A legend in its own row, where it never hides a point."""
-        legend = pg.LegendItem(
-            offset=None, labelTextColor=FOREGROUND, labelTextSize="9pt", frame=False, horSpacing=14, colCount=1
-        )
-        self.addItem(legend, row=row, col=0)
-        self.ci.layout.setAlignment(legend, Qt.AlignmentFlag.AlignHCenter)
-        self.legends.append(legend)
-        return legend
-
-    def fit_legends(self) -> None:
-        """As many legend entries per line as the width allows, so the canvas is never wider than its tab."""
-        # Qt resizes the view once inside its own __init__, before the legends exist.
-        for legend in getattr(self, "legends", ()):
-            _fit_legend(legend, self.width() - 24)
-
-    def resizeEvent(self, event: object) -> None:  # noqa: N802 - Qt override
-        super().resizeEvent(event)
-        self.fit_legends()
-
-
-def _fit_legend(legend: pg.LegendItem, width: float) -> None:
-    entries = [
-        sample.boundingRect().width() + label.item.boundingRect().width() + 2 * legend.layout.horizontalSpacing()
-        for sample, label in legend.items
-    ]
-    columns = max(1, len(entries))
-    while columns > 1:
-        widths = [max(entries[i::columns]) for i in range(columns)]
-        if sum(widths) <= width:
-            break
-        columns -= 1
-    legend.setColumnCount(columns)
-
-
-def _selection_line() -> pg.InfiniteLine:
-    line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen(HIGHLIGHT, width=1.5, style=Qt.PenStyle.DashLine))
-    line.setZValue(20)
-    line.setVisible(False)
-    return line
-
-
-def _error_line() -> pg.InfiniteLine:
-    line = pg.InfiniteLine(
-        angle=90,
-        movable=False,
-        pen=pg.mkPen(ERROR, width=2),
-        label="raised here",
-        labelOpts={"position": 0.92, "color": ERROR, "fill": (255, 255, 255, 220)},
-    )
-    line.setZValue(15)
-    line.setVisible(False)
-    return line
-
-
-def _thin_when_long(item: pg.PlotDataItem) -> None:
-    """Draw only what is in view, at most a few points per pixel column (extremes kept)."""
-    item.setDownsampling(auto=True, method="peak")
-    item.opts["autoDownsampleFactor"] = 1.0
-    item.setClipToView(True)
-
-
-def _positive_or_nan(values: np.ndarray) -> np.ndarray:
-    """A log axis cannot show 0: an empty output is a gap, not a point at -inf."""
-    out = values.astype(float, copy=True)
-    out[~(out > 0)] = math.nan
-    return out
-
-
-def _fmt(value: float) -> str:
-    return "–" if not math.isfinite(value) else f"{value:.4g}"
-
-
-def _shape_text(shapes: list[list[int]]) -> str:
-    if not shapes:
-        return "no tensor output"
-    return ", ".join("[" + ", ".join(str(d) for d in s) + "]" for s in shapes)
-
-
-class _Page(QStackedWidget):
-    """A plot with a readable hint in its place while there is nothing to draw."""
-
-    def __init__(self, plot_widget: QWidget, hint_html: str) -> None:
-        super().__init__()
-        self.hint = _hint_label(hint_html)
-        self.plot_widget = plot_widget
-        self.addWidget(self.hint)
-        self.addWidget(plot_widget)
-
-    def show_hint(self, html: str) -> None:
-        self.hint.setText(html)
-        self.setCurrentWidget(self.hint)
-
-    def show_plot(self) -> None:
-        self.setCurrentWidget(self.plot_widget)
-
-    @property
-    def showing_plot(self) -> bool:
-        return self.currentWidget() is self.plot_widget
 
 
 class PlotsPanel(QWidget):
@@ -283,9 +139,9 @@ class PlotsPanel(QWidget):
     # ------------------------------------------------------------ building
 
     def _build_shapes(self) -> None:
-        self.shapes_widget = _Canvas()
+        self.shapes_widget = Canvas()
         plot = self.shapes_plot = self.shapes_widget.addPlot(row=0, col=0)
-        _style_plot(plot, "Output size (log scale)", None, "Execution order (module #)", None)
+        style_plot(plot, "Output size (log scale)", None, "Execution order (module #)", None)
         plot.setLogMode(x=False, y=True)
         self.shapes_legend = self.shapes_widget.add_legend(row=1)
         self.base_numel = pg.PlotDataItem(pen=pg.mkPen(BASELINE, width=2), connect="finite")
@@ -293,18 +149,7 @@ class PlotsPanel(QWidget):
             pen=pg.mkPen(BASELINE, width=1.5, style=Qt.PenStyle.DashLine), connect="finite"
         )
         self.numel_line = pg.PlotDataItem(pen=pg.mkPen(LINE, width=1.2), connect="finite")
-        # One points item per depth colour: a uniform brush per item keeps
-        # pyqtgraph on its fast path (a brush per point costs ~50x more).
-        self.depth_points = [
-            pg.PlotDataItem(
-                pen=None,
-                symbol="o",
-                symbolSize=7,
-                symbolBrush=pg.mkBrush(colour),
-                symbolPen=pg.mkPen(255, 255, 255, 160, width=0.5),
-            )
-            for colour in DEPTH_COLOURS
-        ]
+        self.depth_points = depth_point_items()
         self.channels_curve = pg.PlotDataItem(
             pen=pg.mkPen(CHANNELS, width=1.5, style=Qt.PenStyle.DashLine),
             symbol="t",
@@ -320,10 +165,10 @@ class PlotsPanel(QWidget):
         for item in (self.base_numel, self.base_channels, self.numel_line, self.channels_curve, *self.depth_points):
             plot.addItem(item)
         for item in (self.base_numel, self.base_channels, self.numel_line, self.channels_curve):
-            _thin_when_long(item)
+            thin_when_long(item)
         plot.addItem(self.shapes_ring)
-        self.shapes_selection = _selection_line()
-        self.shapes_error = _error_line()
+        self.shapes_selection = selection_line()
+        self.shapes_error = error_line()
         plot.addItem(self.shapes_selection, ignoreBounds=True)
         plot.addItem(self.shapes_error, ignoreBounds=True)
         self._numel_sample = pg.PlotDataItem(
@@ -335,14 +180,14 @@ class PlotsPanel(QWidget):
         # The depth key: an entry with no sample whose label carries the colours.
         self._depth_key = pg.PlotDataItem(pen=None)
         self.shapes_legend.addItem(self._depth_key, "")
-        self.shapes_page = _Page(self.shapes_widget, NO_RUN_HINT)
+        self.shapes_page = Page(self.shapes_widget, NO_RUN_HINT)
 
     def _build_activations(self) -> None:
-        self.activations_widget = _Canvas()
+        self.activations_widget = Canvas()
         plot = self.activations_plot = self.activations_widget.addPlot(row=0, col=0)
         zeros = self.zeros_plot = self.activations_widget.addPlot(row=1, col=0)
-        _style_plot(plot, "Output value", None, "", None)
-        _style_plot(zeros, "Zeros", "%", "Execution order (module #)", None)
+        style_plot(plot, "Output value", None, "", None)
+        style_plot(zeros, "Zeros", "%", "Execution order (module #)", None)
         plot.getAxis("bottom").setStyle(showValues=False)
         zeros.setXLink(plot)
         zeros.setYRange(0, 100, padding=0.02)
@@ -375,10 +220,10 @@ class PlotsPanel(QWidget):
             plot.addItem(item)
         plot.addItem(self.mean_curve)
         for item in (self.base_mean, self.max_curve, self.min_curve, self.mean_curve):
-            _thin_when_long(item)
+            thin_when_long(item)
         plot.addItem(self.nonfinite_points)
-        self.activations_selection = _selection_line()
-        self.activations_error = _error_line()
+        self.activations_selection = selection_line()
+        self.activations_error = error_line()
         plot.addItem(self.activations_selection, ignoreBounds=True)
         plot.addItem(self.activations_error, ignoreBounds=True)
         self.activations_legend.addItem(self.mean_curve, "mean")
@@ -394,15 +239,15 @@ class PlotsPanel(QWidget):
         self.zeros_bars = pg.BarGraphItem(x=[], height=[], width=0.8, brush=pg.mkBrush(*ZEROS), pen=None)
         zeros.addItem(self.base_zeros)
         zeros.addItem(self.zeros_bars)
-        self.zeros_selection = _selection_line()
+        self.zeros_selection = selection_line()
         zeros.addItem(self.zeros_selection, ignoreBounds=True)
         self.activations_legend.addItem(self.zeros_bars, "exact zeros in output (%)")
-        self.activations_page = _Page(self.activations_widget, NO_RUN_HINT)
+        self.activations_page = Page(self.activations_widget, NO_RUN_HINT)
 
     def _build_histogram(self) -> None:
-        self.histogram_widget = _Canvas()
+        self.histogram_widget = Canvas()
         plot = self.histogram_plot = self.histogram_widget.addPlot(row=0, col=0)
-        _style_plot(plot, "Values per bin", None, "Output value", None)
+        style_plot(plot, "Values per bin", None, "Output value", None)
         self.histogram_legend = self.histogram_widget.add_legend(row=1)
         self.base_histogram = pg.PlotDataItem(stepMode="center", pen=pg.mkPen(BASELINE, width=2))
         self.histogram_curve = pg.PlotDataItem(
@@ -422,7 +267,7 @@ class PlotsPanel(QWidget):
         plot.addItem(self.histogram_curve)
         plot.addItem(self.histogram_mean, ignoreBounds=True)
         self.histogram_legend.addItem(self.histogram_curve, "this run")
-        self.histogram_page = _Page(self.histogram_widget, NO_SELECTION_HINT)
+        self.histogram_page = Page(self.histogram_widget, NO_SELECTION_HINT)
 
     # ------------------------------------------------------------- public
 
@@ -487,7 +332,7 @@ class PlotsPanel(QWidget):
     def save_png(self, path: str) -> None:
         """Save the current tab's plot as a PNG at ``path``."""
         page = self.tabs.currentWidget()
-        if not isinstance(page, _Page) or not page.showing_plot:
+        if not isinstance(page, Page) or not page.showing_plot:
             raise InspectorError(f"Nothing to save in the {self.tabs.tabText(self.tabs.currentIndex())} tab: run the model first.")
         image = page.plot_widget.grab()
         if image.isNull() or not image.save(path, "PNG"):
@@ -524,8 +369,8 @@ class PlotsPanel(QWidget):
             return
         self.shapes_page.show_plot()
         x = series.x
-        numel = _positive_or_nan(series.numel)
-        channels = _positive_or_nan(series.channels)
+        numel = positive_or_nan(series.numel)
+        channels = positive_or_nan(series.channels)
         self.numel_line.setData(x, numel)
         groups = (series.depth - 1) % len(DEPTH_COLOURS)
         finite = np.isfinite(numel)
@@ -538,24 +383,20 @@ class PlotsPanel(QWidget):
         self._set_depth_key(int(series.depth.max()))
         if base is not None:
             bx = align(base, series)
-            self.base_numel.setData(bx, _positive_or_nan(base.numel))
-            self.base_channels.setData(bx, _positive_or_nan(base.channels))
+            self.base_numel.setData(bx, positive_or_nan(base.numel))
+            self.base_channels.setData(bx, positive_or_nan(base.channels))
         else:
             self.base_numel.setData([], [])
             self.base_channels.setData([], [])
         self._set_baseline_legend(self.shapes_legend, self.base_numel, base is not None)
         self._show_error_line(self.shapes_error, series)
-        self.shapes_plot.setTitle(self._title("Output size of every module", series), color=FOREGROUND, size="11pt")
+        self.shapes_plot.setTitle(run_title("Output size of every module", series, self._run), color=FOREGROUND, size="11pt")
         self.shapes_plot.enableAutoRange()
 
     def _set_depth_key(self, deepest: int) -> None:
-        shown = min(deepest, len(DEPTH_COLOURS))
-        dots = " ".join(
-            f"<span style='color:{DEPTH_COLOURS[d]}; font-size:11pt'>\u25cf</span>{d + 1}" for d in range(shown)
-        )
         label = self.shapes_legend.getLabel(self._depth_key)
         if label is not None:
-            label.setText(f"depth {dots}", color=FOREGROUND, size="9pt")
+            label.setText(depth_key_html(deepest), color=FOREGROUND, size="9pt")
             self.shapes_widget.fit_legends()
 
     def _draw_activations(self) -> None:
@@ -599,21 +440,10 @@ class PlotsPanel(QWidget):
         shown = base is not None and base.has_stats
         self._set_baseline_legend(self.activations_legend, self.base_mean, shown)
         self._show_error_line(self.activations_error, series)
-        self.activations_plot.setTitle(
-            self._title("Activation statistics of every module's output", series), color=FOREGROUND, size="11pt"
-        )
+        title = run_title("Activation statistics of every module's output", series, self._run)
+        self.activations_plot.setTitle(title, color=FOREGROUND, size="11pt")
         self.activations_plot.enableAutoRange()
         self.zeros_plot.setYRange(0, 100, padding=0.02)
-
-    def _title(self, text: str, series: RunSeries) -> str:
-        run = self._run
-        suffix = f" · {len(series)} modules ran"
-        if run is not None and run.error is not None:
-            where = series.failed or "the model"
-            suffix += f" · <span style='color:{ERROR}'>failed in {where}</span>"
-        elif run is not None and run.cancelled:
-            suffix += f" · <span style='color:{ERROR}'>cancelled</span>"
-        return text + suffix
 
     def _show_error_line(self, line: pg.InfiniteLine, series: RunSeries) -> None:
         position = series.position(series.failed)
@@ -647,21 +477,15 @@ class PlotsPanel(QWidget):
         record = self._run.records.get(name)
         first = record.first if record is not None else None
         if first is None:
-            self.histogram_page.show_hint(
-                f"<p style='font-size:13pt'><b>{name or '(root)'} did not run</b></p>"
-                "<p>It was not called in this run, so it has no output to show.</p>"
-            )
+            self.histogram_page.show_hint(did_not_run_hint(name))
             return
         histogram = first.histogram
         if histogram is None:
-            self.histogram_page.show_hint(
-                f"<p style='font-size:13pt'><b>No histogram for {name or '(root)'}</b></p>"
-                "<p>Its output has no finite floating-point values, or the run recorded shapes only.</p>"
-            )
+            self.histogram_page.show_hint(no_histogram_hint(name))
             return
         self.histogram_page.show_plot()
         self.histogram_curve.setData(histogram.edges, histogram.counts)
-        base = self._baseline_histogram(name)
+        base = first_histogram(self._baseline, name)
         if base is not None:
             self.base_histogram.setData(base.edges, base.counts)
         else:
@@ -671,26 +495,10 @@ class PlotsPanel(QWidget):
         self.histogram_mean.setVisible(mean is not None)
         if mean is not None:
             self.histogram_mean.setValue(mean)
-        numel = first.stats.numel if first.stats is not None else histogram.sample_size
-        if histogram.sampled:
-            how = f"an even sample of {histogram.sample_size:,} of its {numel:,} values"
-        else:
-            how = f"all {histogram.sample_size:,} finite values"
-        if first.stats is not None and (first.stats.nan_count or first.stats.inf_count):
-            how += f" ({first.stats.nan_count:,} NaN and {first.stats.inf_count:,} inf left out)"
         self.histogram_plot.setTitle(
-            f"{name} ({record.type_name if record else ''}) · first call's output · {how}",
-            color=FOREGROUND,
-            size="11pt",
+            histogram_title(name, record.type_name if record else "", first, histogram), color=FOREGROUND, size="11pt"
         )
         self.histogram_plot.enableAutoRange()
-
-    def _baseline_histogram(self, name: str) -> Histogram | None:
-        if self._baseline is None:
-            return None
-        record = self._baseline.records.get(name)
-        first = record.first if record is not None else None
-        return first.histogram if first is not None else None
 
     # -------------------------------------------------------------- readout
 
@@ -702,31 +510,9 @@ class PlotsPanel(QWidget):
             return
         if position is None:
             if pinned or self._selected is None:
-                self.readout.setText(
-                    "<span style='color:#718096'>Hover a point to read its module; click it to select the module.</span>"
-                )
+                self.readout.setText(HOVER_HINT)
             return
-        i = position
-        parts = [
-            f"<b>#{i} {series.names[i]}</b>",
-            series.types[i],
-            f"depth {int(series.depth[i])}",
-            "out " + _shape_text(series.output_shapes[i]),
-        ]
-        if series.has_stats and math.isfinite(series.zero_fraction[i]):
-            parts.append(
-                f"mean {_fmt(series.mean[i])} · std {_fmt(series.std[i])} · "
-                f"min {_fmt(series.min[i])} · max {_fmt(series.max[i])} · zeros {series.zero_fraction[i] * 100:.1f}%"
-            )
-        if series.nan_count[i] or series.inf_count[i]:
-            parts.append(
-                f"<span style='color:{NONFINITE}'>NaN {int(series.nan_count[i])} · inf {int(series.inf_count[i])}</span>"
-            )
-        if series.calls[i] > 1:
-            parts.append(f"{int(series.calls[i])} calls (first shown)")
-        if series.names[i] == series.failed:
-            parts.append(f"<span style='color:{ERROR}'>raised here</span>")
-        self.readout.setText(" · ".join(parts))
+        self.readout.setText(module_readout(series, position))
 
     # ---------------------------------------------------------------- slots
 
@@ -796,17 +582,11 @@ class PlotsPanel(QWidget):
         self._apply_selection(self._pending_selection)
 
     def _show_histogram_readout(self, value: float) -> None:
-        run, name = self._run, self._selected
-        record = run.records.get(name) if run is not None and name is not None else None
-        first = record.first if record is not None else None
-        histogram = first.histogram if first is not None else None
+        name = self._selected
+        histogram = first_histogram(self._run, name)
         if histogram is None:
             return
-        bin_index = int(np.searchsorted(histogram.edges, value, side="right")) - 1
-        if 0 <= bin_index < len(histogram.counts):
-            low, high = histogram.edges[bin_index], histogram.edges[bin_index + 1]
-            self.readout.setText(
-                f"<b>{name}</b> · values in [{low:.4g}, {high:.4g}): {int(histogram.counts[bin_index]):,} "
-                f"of {histogram.sample_size:,}"
-            )
+        text = histogram_bin_readout(name, histogram, value)
+        if text is not None:
+            self.readout.setText(text)
 
