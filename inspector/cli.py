@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import NoReturn, Sequence
+from typing import Any, NoReturn, Sequence
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -36,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     gui.add_argument("model", nargs="?", default="resnet18", help="MODEL to open (default: resnet18)")
     gui.add_argument("--arch", help="torchvision architecture of a state_dict file")
     gui.add_argument("--trust", action="store_true", help="allow full unpickling of the model file")
+    gui.add_argument("--session", metavar="FILE", help="open a saved session (.inspector.json) instead of MODEL")
 
     report = commands.add_parser("report", help="probe a model and print the JSON report")
     report.add_argument("model", help="torchvision name, file, or module:callable")
@@ -52,6 +53,27 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--weights", help="torchvision weights enum name, e.g. DEFAULT")
     report.add_argument("--trust", action="store_true", help="allow full unpickling of a pickled model file")
     report.add_argument("--json", default="-", metavar="PATH", help="where the report goes (- is standard output)")
+    report.add_argument("--compare", action="store_true",
+                        help="also run the unedited model on the same input: every layer gains a baseline")
+    report.add_argument("--export", metavar="DIR",
+                        help="write the edited model's weights, a script that rebuilds it, CSV and a plot into DIR")
+
+    sweep = commands.add_parser("sweep", help="replace each module alone with Identity and record what happens")
+    sweep.add_argument("model", help="torchvision name, file, or module:callable")
+    sweep.add_argument("--only", nargs="+", action="extend", default=[], metavar="TYPE",
+                       help="only modules of these types, e.g. --only BatchNorm2d ReLU")
+    sweep.add_argument("--under", metavar="PATH", help="only modules inside the submodule PATH")
+    sweep.add_argument("--leaves", action="store_true", help="only modules without children")
+    sweep.add_argument("--input-shape", metavar="SHAPE", help="e.g. 1,3,224,224 (default: the model's natural input)")
+    sweep.add_argument("--dtype", default="float32")
+    sweep.add_argument("--fill", default="randn", help="randn, rand, zeros, ones, or image:PATH")
+    sweep.add_argument("--seed", type=int, default=0)
+    sweep.add_argument("--device", default="cpu")
+    sweep.add_argument("--mode", choices=("eval", "train"), default="eval")
+    sweep.add_argument("--arch", help="torchvision architecture a state_dict file is loaded into")
+    sweep.add_argument("--weights", help="torchvision weights enum name, e.g. DEFAULT")
+    sweep.add_argument("--trust", action="store_true", help="allow full unpickling of a pickled model file")
+    sweep.add_argument("--json", default="-", metavar="PATH", help="where the result goes (- is standard output)")
 
     models = commands.add_parser("list-models", help="list torchvision models, TASK<TAB>NAME")
     models.add_argument(
@@ -71,6 +93,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _gui(args)
         if args.command == "list-models":
             return _list_models(args.task)
+        if args.command == "sweep":
+            return _sweep(args)
         return _report(args)
     except UsageError as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
@@ -88,7 +112,10 @@ def _gui(args: argparse.Namespace) -> int:
     from inspector.gui.app import main as gui_main
 
     model = getattr(args, "model", None) or "resnet18"
-    return gui_main(model, arch=getattr(args, "arch", None), trust=getattr(args, "trust", False))
+    options = {"arch": getattr(args, "arch", None), "trust": getattr(args, "trust", False)}
+    if getattr(args, "session", None):
+        options["session"] = args.session
+    return gui_main(model, **options)
 
 
 def _list_models(task: str) -> int:
@@ -99,39 +126,64 @@ def _list_models(task: str) -> int:
     return EXIT_OK
 
 
-def _report(args: argparse.Namespace) -> int:
-    # Imported here so that `--help` and usage errors answer before torch loads.
+def _open_session(args: argparse.Namespace, identities: Sequence[str] = (), meta: bool = False) -> Any:
+    """The session of a report or a sweep: model loaded, edits made, input, mode and device set.
+
+    Raises the core's InspectorError for anything the user can fix.
+    """
     from inspector.core import inputs as inputs_mod
     from inspector.core.devices import resolve_device
-    from inspector.core.errors import InspectorError
-    from inspector.core.report import build_report, dumps, write_atomic
     from inspector.core.session import Session
 
+    shape = inputs_mod.parse_shape(args.input_shape) if args.input_shape is not None else None
+    inputs_mod.parse_dtype(args.dtype)
+    inputs_mod.check_fill(args.fill)
+    device = resolve_device(args.device)
+    session = Session.open(args.model, arch=args.arch, weights=args.weights, trust=args.trust, meta=meta)
+    for name in identities:
+        session.replace_with_identity(name)
+    if shape is not None:
+        layout = session.input_spec.layout if session.input_spec is not None else "tensor"
+        session.set_input(inputs_mod.InputSpec(shape, layout=layout))
+    spec = session.require_input().replace(dtype=args.dtype, fill=args.fill, seed=args.seed)
+    session.set_input(spec)
+    inputs_mod.check_fits(spec, device)
+    session.mode = args.mode
+    if not meta:
+        session.move_to(device)
+    return session
+
+
+def _report(args: argparse.Namespace) -> int:
+    # Imported here so that `--help` and usage errors answer before torch loads.
+    from inspector.core.errors import InspectorError
+    from inspector.core.report import build_report, dumps, write_atomic
+
     try:
-        shape = inputs_mod.parse_shape(args.input_shape) if args.input_shape is not None else None
-        inputs_mod.parse_dtype(args.dtype)
-        inputs_mod.check_fill(args.fill)
-        device = resolve_device(args.device)
-        session = Session.open(args.model, arch=args.arch, weights=args.weights, trust=args.trust, meta=args.meta)
-        for name in args.identity:
-            session.replace_with_identity(name)
-        if shape is not None:
-            layout = session.input_spec.layout if session.input_spec is not None else "tensor"
-            session.set_input(inputs_mod.InputSpec(shape, layout=layout))
-        spec = session.require_input().replace(dtype=args.dtype, fill=args.fill, seed=args.seed)
-        session.set_input(spec)
-        inputs_mod.check_fits(spec, device)
-        session.mode = args.mode
-        if not args.meta:
-            session.move_to(device)
-        run = session.run(meta=args.meta)
+        if args.export is not None:
+            _check_folder(args.export)
+        session = _open_session(args, args.identity, meta=args.meta)
+        baseline = None
+        if args.compare:
+            # The same input and seed through the unedited model; the edits
+            # are put back exactly afterwards.
+            with session.editor.suspended():
+                baseline = session.run(meta=args.meta, keep_output=True)
+        run = session.run(meta=args.meta, keep_output=args.compare)
         if args.meta:
             run.device = "meta"
-        text = dumps(build_report(session, run))
+        report = build_report(session, run)
+        if baseline is not None:
+            from inspector.core.compare import add_baseline
+
+            add_baseline(report, baseline, run)
+        text = dumps(report)
     except InspectorError as error:
         raise UsageError(str(error)) from None
     except MemoryError:
         raise UsageError("out of memory while building the model or its input; try a smaller --input-shape") from None
+    if args.export is not None:
+        _export(session, run, report, args.export)
     if args.json == "-":
         sys.stdout.write(text + "\n")
     else:
@@ -142,6 +194,63 @@ def _report(args: argparse.Namespace) -> int:
     if run.error is not None:
         print(f"{PROG}: the forward failed: {run.error}", file=sys.stderr)
         return EXIT_FORWARD_FAILED
+    return EXIT_OK
+
+
+def _check_folder(folder: str) -> None:
+    """Fail before any work when an export folder cannot be made (without making it yet)."""
+    import os
+
+    nearest = os.path.abspath(folder)
+    while not os.path.exists(nearest):
+        nearest = os.path.dirname(nearest)
+    if not os.path.isdir(nearest) or not os.access(nearest, os.W_OK):
+        what = "is a file" if os.path.isfile(nearest) else "cannot be written"
+        raise UsageError(f"cannot create the export folder {folder}: {nearest} {what}")
+
+
+def _export(session: Any, run: Any, report: dict[str, Any], folder: str) -> None:
+    from inspector.core.errors import InspectorError
+    from inspector.core.export import export_session
+
+    try:
+        result = export_session(session, folder, run=run, report=report)
+    except InspectorError as error:
+        raise UsageError(str(error)) from None
+    except OSError as error:
+        raise UsageError(f"cannot write into {folder}: {error.strerror or error}") from None
+    for note in result.notes:
+        print(f"{PROG}: note: {note}", file=sys.stderr)
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from inspector.core.errors import InspectorError
+    from inspector.core.report import dumps, write_atomic
+    from inspector.core.sweep import BaselineFailed, sweep
+
+    progress = None
+    if sys.stderr.isatty():
+        def progress(done: int, total: int) -> None:
+            print(f"\r{PROG}: sweep {done}/{total}", end="" if done < total else "\n", file=sys.stderr, flush=True)
+    try:
+        session = _open_session(args)
+        result = sweep(session, only_types=args.only or None, under=args.under, leaves=args.leaves,
+                       on_progress=progress)
+    except BaselineFailed as error:
+        print(f"{PROG}: {error}", file=sys.stderr)
+        return EXIT_FORWARD_FAILED
+    except InspectorError as error:
+        raise UsageError(str(error)) from None
+    except MemoryError:
+        raise UsageError("out of memory while building the model or its input; try a smaller --input-shape") from None
+    text = dumps(result.as_dict())
+    if args.json == "-":
+        sys.stdout.write(text + "\n")
+    else:
+        try:
+            write_atomic(args.json, text)
+        except OSError as error:
+            raise UsageError(f"cannot write {args.json}: {error.strerror or error}") from None
     return EXIT_OK
 
 

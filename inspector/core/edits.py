@@ -8,7 +8,9 @@ wraps each call in a ``QUndoCommand``; the command line calls it directly.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import torch
@@ -174,6 +176,41 @@ class ModelEditor:
         self._apply(edit)
         self._undo.append(edit)
         return edit
+
+    @contextlib.contextmanager
+    def trial(self, path: str) -> Iterator[nn.Identity]:
+        """``path`` replaced with Identity for the ``with`` block only, outside the undo history.
+
+        The original object goes back when the block ends, even on an
+        exception, so the model is exactly as before; the undo and redo
+        stacks are not touched. Used by the knockout sweep.
+        """
+        self._check_editable()
+        current = self._check_path(path)
+        if path in self._originals:
+            raise EditError(f"{path!r} is already replaced with Identity")
+        identity = nn.Identity()
+        identity.train(current.training)
+        edit = Edit(f"Try {path} as Identity", [Swap(path, current, identity)])
+        self._apply(edit)
+        try:
+            yield identity
+        finally:
+            self._revert(edit)
+
+    @contextlib.contextmanager
+    def suspended(self) -> Iterator[None]:
+        """Every edit taken out for the ``with`` block only: the unedited model, outside the undo history.
+
+        The same Identity objects go back in, in the same order, when the block ends.
+        """
+        swaps = [Swap(p, self._originals[p], self._identities[p], restores=True) for p in reversed(self._originals)]
+        edit = Edit("Suspend edits", swaps)
+        self._apply(edit)
+        try:
+            yield
+        finally:
+            self._revert(edit)
 
     def _push(self, edit: Edit) -> None:
         self._undo.append(edit)

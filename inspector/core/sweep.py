@@ -1,0 +1,529 @@
+"""The knockout sweep: every module replaced alone with Identity, one run each.
+
+:func:`sweep` answers "which layers could this model lose?" for every
+candidate module at once. It starts from the model as the session holds it
+(edits already made stay in place and are part of the baseline), then for
+each candidate, in ``named_modules()`` order: puts an ``nn.Identity`` at its
+path (:meth:`inspector.core.edits.ModelEditor.trial`, outside the undo
+history), runs the session's input, records whether the model still ran, its
+output shapes and how far the final output moved, and puts the original
+object back, also after a cancel or an exception. The model's weights and
+buffers are bit-identical afterwards.
+
+Speed: each step is a plain forward under ``torch.no_grad()``, with
+no statistics. Only a light pre/post hook pair per module keeps a stack of
+the modules being run, so that a step that raises says in which module (the
+innermost on the stack) and so that a cancel stops inside a long forward.
+"""
+
+from __future__ import annotations
+
+import difflib
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from inspector.core.compare import distance_of
+from inspector.core.devices import synchronize
+from inspector.core.errors import EditError
+from inspector.core.inputs import available_memory
+from inspector.core.probe import ProgressCallback, StopCallback, shapes_of, tensors_in
+from inspector.core.session import Session
+from inspector.core.tree import type_name
+
+SCHEMA = "model-inspector/sweep@1"
+REPLAY_BUDGET = 1 << 30
+"""At most this many bytes of baseline outputs are kept for the prefix replay."""
+
+EntryCallback = Callable[["SweepEntry"], None]
+"""Called with each entry as soon as it is measured."""
+
+
+@dataclass
+class SweepError:
+    """Where a step's forward raised: the innermost module running, and the first line of the message."""
+
+    module: str | None
+    """Dotted path; ``""`` is the root's own forward; None when no module was running."""
+    message: str
+    exception_type: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"module": self.module, "message": self.message}
+
+    def __str__(self) -> str:
+        where = "the root" if self.module == "" else self.module or "the model"
+        return f"{where}: {self.exception_type}: {self.message}"
+
+
+@dataclass
+class SweepEntry:
+    """One candidate replaced alone with Identity, and what the model did then."""
+
+    name: str
+    type_name: str
+    """The type of the module that was replaced (not ``Identity``)."""
+    ok: bool
+    output_shapes: list[list[int]]
+    """The model's output shapes with this module replaced; ``[]`` when the forward raised."""
+    relative_l2: float | None
+    """``‖baseline − output‖ / ‖baseline‖`` of the final output; None when shapes differ or it failed."""
+    cosine: float | None
+    error: SweepError | None = None
+    time_ms: float | None = None
+    """Wall time of this step's forward (not part of the JSON schema)."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "type": self.type_name,
+            "ok": self.ok,
+            "output_shapes": self.output_shapes,
+            "relative_l2": self.relative_l2,
+            "cosine": self.cosine,
+            "error": self.error.as_dict() if self.error is not None else None,
+        }
+
+
+@dataclass
+class SweepResult:
+    """A whole sweep: the baseline and one entry per candidate done."""
+
+    model: str
+    input: dict[str, Any]
+    device: str
+    mode: str
+    baseline_output_shapes: list[list[int]]
+    candidates: list[str]
+    """Every module the sweep was asked to try, in order; ``entries`` holds those done."""
+    entries: list[SweepEntry] = field(default_factory=list)
+    cancelled: bool = False
+    total_s: float = 0.0
+    replayed_calls: int = 0
+    """Module calls taken from the baseline instead of computed (see :class:`_Hooks`)."""
+
+    @property
+    def complete(self) -> bool:
+        return not self.cancelled and len(self.entries) == len(self.candidates)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The ``model-inspector/sweep@1`` JSON object."""
+        return {
+            "schema": SCHEMA,
+            "model": self.model,
+            "input": self.input,
+            "device": self.device,
+            "baseline": {"output_shapes": self.baseline_output_shapes},
+            "entries": [entry.as_dict() for entry in self.entries],
+        }
+
+
+class BaselineFailed(EditError):
+    """The model as it is raises on the input: there is nothing to knock out against."""
+
+
+class _Stopped(Exception):
+    """Raised inside a forward to stop a cancelled sweep."""
+
+
+@dataclass
+class _BaselineCall:
+    """One module call of the baseline forward, as the prefix replay needs it."""
+
+    start: int
+    """Event number (pre and post hooks share one counter) when the call started."""
+    end: int = -1
+    """Event number when it returned; -1 while running or when it raised."""
+    nested: dict[int, int] = field(default_factory=dict)
+    """id(module) -> how many calls of that module ran inside this call."""
+    output: Any = None
+    replayable: bool = False
+    """True when ``output`` holds a copy that can stand in for the call (see :class:`_Hooks`)."""
+
+
+class _Hooks:
+    """The hooks of a sweep: the call stack, cancel, and the replay of the unchanged prefix.
+
+    The stack of modules being run names the innermost one when a forward
+    raises; the pre-hook asks ``should_stop`` so that a cancel stops inside
+    a long forward.
+
+    Prefix replay, which roughly halves a sweep: when candidate X is
+    replaced, every module call that returned before X's first call started
+    computes exactly what it computed in the baseline (same input, same
+    weights, nothing changed yet), so its output is taken from a copy made
+    in the baseline instead of being computed again. Only calls that are
+    pure as far as can be seen are replayed: the output is a tensor or a
+    plain tuple/list/dict of them, shares no memory with the inputs, and no
+    input was changed in place (an in-place ReLU is computed again, its
+    parent can still be replayed). Replay is off in train mode (dropout and
+    BatchNorm statistics depend on every call), and copies stop being made
+    past ``budget_bytes``. A module whose forward has side effects other
+    than its output (a counter, a cache) would not see them for replayed
+    calls: pass ``reuse_prefix=False`` to :func:`sweep` for such models.
+    """
+
+    def __init__(self, should_stop: StopCallback | None, budget_bytes: int) -> None:
+        self.names: dict[int, str] = {}
+        self.should_stop = should_stop
+        self.stack: list[str] = []
+        self.budget_bytes = budget_bytes
+        self.recording = False
+        self.boundary = -1
+        """Event number of the candidate's first call: calls that returned before it are replayed."""
+        self.event = 0
+        self.counts: dict[int, int] = {}
+        self.calls: dict[int, list[_BaselineCall]] = {}
+        self.open: list[tuple[_BaselineCall, list[tuple[torch.Tensor, int]]]] = []
+        self.cached_bytes = 0
+        self.replayed = 0
+        self._patched: list[tuple[nn.Module, Any]] = []
+
+    def install(self, module: nn.Module, name: str, *, replay: bool) -> list[Any]:
+        """Hook ``module``; with ``replay``, route its forward through :meth:`_forward_of`."""
+        self.names[id(module)] = name
+        handles = [
+            module.register_forward_pre_hook(self.pre, with_kwargs=True),
+            module.register_forward_hook(self.post, with_kwargs=True),
+        ]
+        if replay:
+            own = module.__dict__.get("forward")
+            # An instance attribute shadows the class's forward for this module only.
+            object.__setattr__(module, "forward", self._forward_of(module, module.forward))
+            self._patched.append((module, own))
+        return handles
+
+    def uninstall(self) -> None:
+        """Put every patched forward back as it was."""
+        for module, own in reversed(self._patched):
+            if own is None:
+                module.__dict__.pop("forward", None)
+            else:
+                object.__setattr__(module, "forward", own)
+        self._patched.clear()
+
+    def begin(self, *, recording: bool, boundary: int) -> None:
+        """Reset the per-forward state before a forward."""
+        self.stack.clear()
+        self.open.clear()
+        self.counts.clear()
+        self.event = 0
+        self.recording = recording
+        self.boundary = boundary
+
+    def first_start(self, module: nn.Module) -> int | None:
+        """The event at which ``module`` was first called in the baseline, or None when it never ran."""
+        calls = self.calls.get(id(module))
+        return calls[0].start if calls else None
+
+    # ----------------------------------------------------------------- hooks
+
+    def pre(self, module: nn.Module, args: Any, kwargs: Any) -> None:
+        if self.should_stop is not None and self.should_stop():
+            raise _Stopped()
+        key = id(module)
+        self.stack.append(self.names[key])
+        self.counts[key] = self.counts.get(key, 0) + 1
+        if self.recording:
+            call = _BaselineCall(start=self.event)
+            for parent, _ in self.open:
+                parent.nested[key] = parent.nested.get(key, 0) + 1
+            self.calls.setdefault(key, []).append(call)
+            inputs = tensors_in([args, kwargs])
+            self.open.append((call, [(t, t._version) for t in inputs]))
+        self.event += 1
+
+    def post(self, module: nn.Module, args: Any, kwargs: Any, output: Any) -> None:
+        name = self.names[id(module)]
+        # Entries above this module's own belong to children whose exception it caught.
+        while self.stack and self.stack[-1] != name:
+            self.stack.pop()
+        if self.stack:
+            self.stack.pop()
+        if self.recording and self.open:
+            calls = self.calls[id(module)]
+            while self.open and self.open[-1][0] is not calls[-1]:
+                self.open.pop()
+            if self.open:
+                call, inputs = self.open.pop()
+                call.end = self.event
+                self._keep(call, inputs, output)
+        self.event += 1
+
+    def _keep(self, call: _BaselineCall, inputs: list[tuple[torch.Tensor, int]], output: Any) -> None:
+        outputs = _tensors_if_plain(output)
+        if outputs is None or any(t._version != version for t, version in inputs):
+            return
+        storages = {t.untyped_storage().data_ptr() for t, _ in inputs if t.numel()}
+        if any(t.numel() and t.untyped_storage().data_ptr() in storages for t in outputs):
+            return
+        size = sum(t.numel() * t.element_size() for t in outputs)
+        if self.cached_bytes + size > self.budget_bytes:
+            return
+        self.cached_bytes += size
+        call.output = _copy(output)
+        call.replayable = True
+
+    def _forward_of(self, module: nn.Module, forward: Callable[..., Any]) -> Callable[..., Any]:
+        key = id(module)
+
+        def replay_or_forward(*args: Any, **kwargs: Any) -> Any:
+            if not self.recording:
+                calls = self.calls.get(key)
+                index = self.counts.get(key, 0) - 1
+                if calls is not None and 0 <= index < len(calls):
+                    call = calls[index]
+                    if call.replayable and 0 <= call.end < self.boundary:
+                        # The calls inside it do not happen now: count them as if they had.
+                        for inner, count in call.nested.items():
+                            self.counts[inner] = self.counts.get(inner, 0) + count
+                        self.replayed += 1
+                        return _copy(call.output)
+            return forward(*args, **kwargs)
+
+        return replay_or_forward
+
+
+def _tensors_if_plain(value: Any) -> list[torch.Tensor] | None:
+    """The tensors of an output made of tensors and plain tuples/lists/dicts; None for anything else."""
+    found: list[torch.Tensor] = []
+
+    def visit(item: Any) -> bool:
+        if isinstance(item, torch.Tensor):
+            found.append(item)
+            return True
+        if type(item) in (tuple, list):
+            return all(visit(v) for v in item)
+        if type(item) is dict:
+            return all(visit(v) for v in item.values())
+        return item is None or isinstance(item, (int, float, bool, str))
+
+    return found if visit(value) and found else None
+
+
+def _copy(value: Any) -> Any:
+    """A copy of a plain output structure, every tensor cloned."""
+    if isinstance(value, torch.Tensor):
+        return value.clone()
+    if type(value) in (tuple, list):
+        return type(value)(_copy(v) for v in value)
+    if type(value) is dict:
+        return {k: _copy(v) for k, v in value.items()}
+    return value
+
+
+def candidates_of(
+    model: nn.Module,
+    *,
+    only_types: Sequence[str] | None = None,
+    under: str | None = None,
+    leaves: bool = False,
+    skip: Sequence[str] = (),
+) -> list[str]:
+    """The paths a sweep would try, in ``named_modules()`` order (never the root).
+
+    ``only_types``: type names as the tree shows them (``Conv2d``,
+    ``BatchNorm2d``); ``under``: only modules strictly inside this path;
+    ``leaves``: only modules without children; ``skip``: paths left out
+    (those already replaced with Identity). An unknown type or path raises
+    :class:`EditError` with the names that exist.
+    """
+    named = [(n, m) for n, m in model.named_modules() if n]
+    if under:
+        paths = {n for n, _ in named}
+        if under not in paths:
+            close = difflib.get_close_matches(under, sorted(paths), n=3)
+            hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+            raise EditError(f"no submodule {under!r} in {type(model).__name__} to sweep under{hint}")
+        named = [(n, m) for n, m in named if n.startswith(under + ".")]
+    if only_types:
+        present = sorted({type_name(m) for _, m in model.named_modules()})
+        unknown = [t for t in only_types if t not in present]
+        if unknown:
+            raise EditError(
+                f"no module of type {', '.join(repr(t) for t in unknown)} in {type(model).__name__}; "
+                f"types present: {', '.join(present)}"
+            )
+        wanted = set(only_types)
+        named = [(n, m) for n, m in named if type_name(m) in wanted]
+    if leaves:
+        named = [(n, m) for n, m in named if next(iter(m.children()), None) is None]
+    skipped = set(skip)
+    return [n for n, _ in named if n not in skipped and not any(n.startswith(s + ".") for s in skipped)]
+
+
+def _first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
+def replay_budget(device: torch.device) -> int:
+    """Bytes the prefix replay may keep: a quarter of the free memory, at most 1 GiB."""
+    free = available_memory(device)
+    return REPLAY_BUDGET if free is None else min(REPLAY_BUDGET, free // 4)
+
+
+def sweep(
+    session: Session,
+    only_types: Sequence[str] | None = None,
+    under: str | None = None,
+    leaves: bool = False,
+    on_progress: ProgressCallback | None = None,
+    should_stop: StopCallback | None = None,
+    on_entry: EntryCallback | None = None,
+    *,
+    reuse_prefix: bool = True,
+) -> SweepResult:
+    """Replace each candidate alone with Identity, run the session's input, and record what happened.
+
+    ``on_progress(done, total)`` is called after each candidate;
+    ``should_stop()`` is asked between candidates and between modules inside
+    a forward, and True ends the sweep with ``cancelled`` set and the entries
+    done so far. ``reuse_prefix`` replays the unchanged start of each forward
+    from the baseline (see :class:`_Hooks`); the numbers are the same either
+    way. Raises :class:`BaselineFailed` when the model as it is raises on
+    the input, :class:`EditError` for a bad ``only_types`` or ``under``, and
+    any :class:`inspector.core.errors.InspectorError` the input raises.
+    """
+    if session.read_only:
+        raise EditError("a TorchScript module cannot be edited, so it cannot be swept; open the eager model instead")
+    if session.on_meta:
+        raise EditError("a model on the meta device has no values to compare; load it without --meta")
+    model = session.model
+    candidates = candidates_of(
+        model, only_types=only_types, under=under, leaves=leaves, skip=session.replaced
+    )
+    spec = session.require_input()
+    args = session.make_inputs()
+    device = _device_of(args, model)
+    result = SweepResult(
+        model=session.source,
+        input=spec.as_dict(),
+        device=str(session.device),
+        mode=session.mode,
+        baseline_output_shapes=[],
+        candidates=candidates,
+    )
+    started = time.perf_counter()
+    train = session.mode == "train"
+    hooks = _Hooks(should_stop, replay_budget(device) if reuse_prefix and not train else 0)
+    handles: list[Any] = []
+    named = list(model.named_modules())
+    flags = [(m, m.training) for _, m in named]
+    # Train mode updates BatchNorm running statistics on every forward; they
+    # are put back after each step so that every step sees the same model.
+    buffers = [(b, b.detach().clone()) for b in model.buffers()] if train else []
+    try:
+        for name, module in named:
+            handles += hooks.install(module, name, replay=bool(name) and hooks.budget_bytes > 0)
+        model.train(train)
+        hooks.begin(recording=hooks.budget_bytes > 0, boundary=-1)
+        baseline, error, _ = _forward(model, args, hooks, spec.seed, buffers, device)
+        if error is not None:
+            raise BaselineFailed(
+                f"the model as it is raises on this input, in {error}; fix the input or the edits first"
+            )
+        result.baseline_output_shapes = shapes_of(baseline)
+        for done, path in enumerate(candidates):
+            if should_stop is not None and should_stop():
+                result.cancelled = True
+                break
+            try:
+                entry = _try(session, path, args, hooks, baseline, spec.seed, buffers, device)
+            except _Stopped:
+                result.cancelled = True
+                break
+            result.entries.append(entry)
+            if on_entry is not None:
+                on_entry(entry)
+            if on_progress is not None:
+                on_progress(done + 1, len(candidates))
+    except _Stopped:
+        result.cancelled = True
+    finally:
+        for handle in handles:
+            handle.remove()
+        hooks.uninstall()
+        for module, flag in flags:
+            module.training = flag
+        for buffer, saved in buffers:
+            buffer.copy_(saved)
+    result.total_s = time.perf_counter() - started
+    result.replayed_calls = hooks.replayed
+    return result
+
+
+def _try(
+    session: Session,
+    path: str,
+    args: tuple[Any, ...],
+    hooks: _Hooks,
+    baseline: Any,
+    seed: int,
+    buffers: list[tuple[torch.Tensor, torch.Tensor]],
+    device: torch.device,
+) -> SweepEntry:
+    original = session.model.get_submodule(path)
+    kind = type_name(original)
+    first = hooks.first_start(original)
+    # A module that never ran in the baseline cannot change anything: the
+    # whole forward may be replayed (boundary past every event).
+    boundary = first if first is not None else sys.maxsize
+    with session.editor.trial(path) as identity:
+        # The Identity is hooked too: a module called with several
+        # arguments fails in the Identity itself, and must be named so.
+        handles = hooks.install(identity, path, replay=False)
+        try:
+            hooks.begin(recording=False, boundary=boundary)
+            output, error, elapsed = _forward(session.model, args, hooks, seed, buffers, device)
+        finally:
+            for handle in handles:
+                handle.remove()
+            hooks.names[id(original)] = path
+    if error is not None:
+        return SweepEntry(path, kind, False, [], None, None, error, elapsed)
+    moved = distance_of(baseline, output)
+    return SweepEntry(path, kind, True, shapes_of(output), moved.relative_l2, moved.cosine, None, elapsed)
+
+
+def _forward(
+    model: nn.Module,
+    args: tuple[Any, ...],
+    hooks: _Hooks,
+    seed: int,
+    buffers: list[tuple[torch.Tensor, torch.Tensor]],
+    device: torch.device,
+) -> tuple[Any, SweepError | None, float]:
+    """One plain forward: (output, None, ms) or (None, where it raised, ms); a cancel propagates."""
+    started = time.perf_counter()
+    try:
+        # The same random state for every step: in train mode dropout then
+        # draws the same masks, so only the knocked-out module differs.
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), torch.no_grad():
+            torch.manual_seed(seed)
+            # A fresh copy each time: an in-place op on the input (an
+            # Identity before an in-place ReLU) must not leak into later steps.
+            output = model(*_copy(args))
+        synchronize(device)
+        return output, None, (time.perf_counter() - started) * 1000.0
+    except _Stopped:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the user's model can raise anything; it becomes an entry
+        where = hooks.stack[-1] if hooks.stack else None
+        return None, SweepError(where, _first_line(exc), type(exc).__name__), (time.perf_counter() - started) * 1000.0
+    finally:
+        for buffer, saved in buffers:
+            buffer.copy_(saved)
+
+
+def _device_of(args: tuple[Any, ...], model: nn.Module) -> torch.device:
+    tensors = tensors_in(list(args))
+    if tensors:
+        return tensors[0].device
+    param = next(iter(model.parameters()), None)
+    return param.device if param is not None else torch.device("cpu")
