@@ -84,6 +84,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_LINE_BREAKS = "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"
+
+
+def one_line(text: str) -> str:
+    """``text`` with line breaks shown as escapes, so an error stays one line.
+
+    A user's argument (a path, a layer name) can hold a newline; echoed as
+    is, it would split the one-line error the spec promises.
+    """
+    return "".join(ch.encode("unicode_escape").decode("ascii") if ch in _LINE_BREAKS else ch for ch in text)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args_list = list(sys.argv[1:] if argv is None else argv)
@@ -97,7 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _sweep(args)
         return _report(args)
     except UsageError as error:
-        print(f"{PROG}: error: {error}", file=sys.stderr)
+        print(f"{PROG}: error: {one_line(str(error))}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
@@ -192,7 +204,7 @@ def _report(args: argparse.Namespace) -> int:
         except OSError as error:
             raise UsageError(f"cannot write {args.json}: {error.strerror or error}") from None
     if run.error is not None:
-        print(f"{PROG}: the forward failed: {run.error}", file=sys.stderr)
+        print(f"{PROG}: the forward failed: {one_line(str(run.error))}", file=sys.stderr)
         return EXIT_FORWARD_FAILED
     return EXIT_OK
 
