@@ -254,7 +254,10 @@ def _unsafe_globals(path: str) -> list[str]:
 
 
 def _trust_message(path: str, wanted: list[str]) -> str:
-    what = f" (it asks for {', '.join(wanted[:6])}{', ...' if len(wanted) > 6 else ''})" if wanted else ""
+    # What is not torch's own (the user's classes, os.system...) is what a
+    # person must see to decide, so it is named first.
+    shown = sorted(wanted, key=lambda name: (name.startswith("torch"), name))
+    what = f" (it asks for {', '.join(shown[:6])}{', ...' if len(shown) > 6 else ''})" if shown else ""
     return (
         f"{path} is a pickled model{what}; unpickling it can run arbitrary code. "
         "Open it only if you trust where it came from: pass --trust (GUI: confirm the prompt)"
