@@ -210,15 +210,21 @@ class Comparison:
     """A current run against a baseline run of the same input."""
 
     modules: dict[str, ModuleComparison]
-    """Modules that ran in both, in the current run's ``named_modules()`` order (the root under ``""``)."""
+    """Modules that returned an output in both runs, in the current run's ``named_modules()`` order
+    (the root under ``""``)."""
     baseline_only: list[str]
-    """Modules that ran in the baseline only (those under a replaced module, those after a failure)."""
+    """Modules with an output in the baseline only (those under a replaced module, those that did not
+    run or did not return because the current forward raised)."""
     current_only: list[str]
-    """Modules that ran in the current run only."""
+    """Modules with an output in the current run only."""
     baseline_output_shapes: list[list[int]]
     output_shapes: list[list[int]]
     output: Distance
     """Exact distance of the final outputs; unknown when a run kept no output or the shapes differ."""
+    baseline_error: str | None = None
+    """Where and why the baseline's forward raised, when it did."""
+    current_error: str | None = None
+    """Where and why the current forward raised, when it did (e.g. a shape mismatch after the edit)."""
 
     @property
     def output_shape_changed(self) -> bool:
@@ -262,13 +268,14 @@ def compare_runs(
     """
     modules: dict[str, ModuleComparison] = {}
     current_only: list[str] = []
+    unfinished_before, unfinished_after = _unfinished(baseline), _unfinished(current)
     for name, record in current.records.items():
         after = record.first
         before_record = baseline.records.get(name)
         before = before_record.first if before_record is not None else None
-        if after is None:
+        if after is None or name in unfinished_after:
             continue
-        if before is None or before_record is None:
+        if before is None or before_record is None or name in unfinished_before:
             current_only.append(name)
             continue
         comparison = ModuleComparison(
@@ -292,7 +299,8 @@ def compare_runs(
     baseline_only = [
         name
         for name, record in baseline.records.items()
-        if record.first is not None and name not in modules and name not in current_only
+        if record.first is not None and name not in unfinished_before and name not in modules
+        and name not in current_only
     ]
     if baseline.output is not None and current.output is not None:
         output = distance_of(baseline.output, current.output)
@@ -305,7 +313,21 @@ def compare_runs(
         baseline_output_shapes=baseline.output_shapes,
         output_shapes=current.output_shapes,
         output=output,
+        baseline_error=str(baseline.error) if baseline.error is not None else None,
+        current_error=str(current.error) if current.error is not None else None,
     )
+
+
+def _unfinished(run: ProbeRun) -> set[str]:
+    """Modules whose call started but never returned because the forward raised: the failing module
+    and the modules around it (its ancestors by path, and the root)."""
+    if run.error is None:
+        return set()
+    unfinished = {""}
+    if run.error.module:
+        parts = run.error.module.split(".")
+        unfinished.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
+    return unfinished
 
 
 

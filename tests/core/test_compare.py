@@ -166,3 +166,18 @@ def test_distance_of_edge_cases():
     pair = distance_of((a, a), (a, -a))
     assert pair.relative_l2 == pytest.approx(float((2 * a).norm() / torch.cat([a, a]).norm()))
     assert distance_of((a, a), (a,)).cosine is None
+
+
+def test_a_failing_edit_names_where_and_leaves_out_what_did_not_return():
+    session = resnet18_session()
+    session.replace_with_identity("layer2")
+    comparison = compare_session(session)
+    assert comparison is not None
+    assert comparison.current_error is not None and comparison.current_error.startswith("layer3.0.conv1 (Conv2d)")
+    assert comparison.baseline_error is None
+    assert comparison.output_shapes == [] and comparison.output.relative_l2 is None
+    # The failing conv and the modules around it never returned an output in the edited run.
+    for name in ("", "layer3", "layer3.0", "layer3.0.conv1"):
+        assert name not in comparison.modules and name in comparison.baseline_only
+    assert comparison.modules["layer1"].relative_l2 == 0.0
+    assert comparison.modules["layer2"].shape_changed  # Identity passes 64 channels on, not 128

@@ -1,0 +1,405 @@
+"""The Compare view: the current run against the baseline (the model before the edits), module by module.
+
+A table (sortable; shapes before → after, deltas of mean/std/min/max, relative
+L2 and cosine of each module's output) and a plot of how far each module's
+output moved, in model order, with the modules whose shape changed marked in
+red. Rows are tinted by :func:`moved_colour`, the same scale the window can
+use to colour the module tree.
+
+API for the window:
+
+- :meth:`set_session` with the session (or None); :meth:`set_busy` while
+  other work uses the model;
+- :meth:`start` runs :func:`inspector.core.compare.compare_session` on a
+  worker (the unedited model and the edited one on the same input, every
+  distance filled); :meth:`set_runs` shows a quick comparison of two runs
+  the window already has (statistic deltas only, no distances);
+  :meth:`show_comparison` shows any Comparison; :meth:`shut_down` before
+  the window closes;
+- signals ``sig_module_clicked(str)``, ``sig_busy_changed(bool)`` (the window
+  must make no edit and start no run while True) and
+  ``sig_comparison_ready(object)`` with the Comparison, e.g. for the tree's colours.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
+
+import numpy as np
+import PySide6  # noqa: F401 - imported before pyqtgraph so that it picks PySide6
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (
+    QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QProgressBar, QPushButton, QSplitter, QTableView,
+    QVBoxLayout, QWidget,
+)
+
+import pyqtgraph as pg  # noqa: E402 - after PySide6, see above
+
+from inspector.gui.panels.plot_items import BACKGROUND, ERROR, MEAN, style_plot
+from inspector.gui.run_worker import Worker
+
+if TYPE_CHECKING:
+    from inspector.core.compare import Comparison, ModuleComparison
+    from inspector.core.probe import ProbeRun
+    from inspector.core.session import Session
+
+SORT_ROLE = Qt.ItemDataRole.UserRole + 1
+"""The value a column sorts by: numbers as numbers, missing values last."""
+MOVED_FLOOR = 1e-4
+"""Relative L2 below this is drawn as unchanged (float rounding, not an effect of the edit)."""
+
+
+def moved_colour(relative_l2: float | None, shape_changed: bool = False) -> QColor | None:
+    """A light tint for how far a module's output moved: none (unchanged) through amber to red.
+
+    Logarithmic between 1e-4 and 1 (a tenfold change is one step); a changed
+    shape is the strongest red. None for unchanged or unknown.
+    """
+    if shape_changed:
+        return QColor(229, 62, 62, 110)
+    if relative_l2 is None or not math.isfinite(relative_l2) or relative_l2 < MOVED_FLOOR:
+        return None
+    share = min(1.0, (math.log10(relative_l2) - math.log10(MOVED_FLOOR)) / -math.log10(MOVED_FLOOR))
+    # amber (246, 173, 85) at the floor to red (229, 62, 62) at 1
+    red = int(246 + (229 - 246) * share)
+    green = int(173 + (62 - 173) * share)
+    blue = int(85 + (62 - 85) * share)
+    return QColor(red, green, blue, int(50 + 60 * share))
+
+
+def _shapes_text(shapes: list[list[int]]) -> str:
+    return ", ".join("[" + ", ".join(str(s) for s in shape) + "]" for shape in shapes) or "—"
+
+
+def _number(value: float | None) -> str:
+    return "—" if value is None else f"{value:+.4g}"
+
+
+class CompareTableModel(QAbstractTableModel):
+    """One row per module that ran in both runs."""
+
+    COLUMNS = ("Module", "Type", "Output shapes", "Δ mean", "Δ std", "Δ min", "Δ max", "Relative L2", "Cosine")
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.rows: list[ModuleComparison] = []
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return self.COLUMNS[section]
+        return None
+
+    def set_rows(self, rows: list[ModuleComparison]) -> None:
+        self.beginResetModel()
+        self.rows = rows
+        self.endResetModel()
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        row = self.rows[index.row()]
+        column = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._display(row, column)
+        if role == SORT_ROLE:
+            return self._sort_key(row, index.row(), column)
+        if role == Qt.ItemDataRole.BackgroundRole:
+            return moved_colour(row.relative_l2, row.shape_changed)
+        if role == Qt.ItemDataRole.ForegroundRole and column == 2 and row.shape_changed:
+            return QColor(ERROR)
+        if role == Qt.ItemDataRole.TextAlignmentRole and column >= 3:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.ToolTipRole and column >= 7 and row.relative_l2 is not None:
+            how = "every value" if row.distance_exact else "an evenly strided sample of the values"
+            return f"Computed over {how} of the output"
+        return None
+
+    @staticmethod
+    def _display(row: ModuleComparison, column: int) -> str:
+        if column == 0:
+            return row.name or "(model output)"
+        if column == 1:
+            if row.baseline_type == row.current_type:
+                return row.current_type
+            return f"{row.baseline_type} → {row.current_type}"
+        if column == 2:
+            if not row.shape_changed:
+                return _shapes_text(row.current_shapes)
+            return f"{_shapes_text(row.baseline_shapes)} → {_shapes_text(row.current_shapes)}"
+        values = (row.mean_delta, row.std_delta, row.min_delta, row.max_delta)
+        if 3 <= column <= 6:
+            return _number(values[column - 3])
+        if column == 7:
+            return "—" if row.relative_l2 is None else f"{row.relative_l2:.4g}"
+        return "—" if row.cosine is None else f"{row.cosine:.4g}"
+
+    @staticmethod
+    def _sort_key(row: ModuleComparison, position: int, column: int) -> Any:
+        if column == 0:
+            return position
+        if column in (1, 2):
+            return CompareTableModel._display(row, column)
+        value = (None, None, None, row.mean_delta, row.std_delta, row.min_delta, row.max_delta,
+                 row.relative_l2, row.cosine)[column]
+        return math.inf if value is None else value
+
+
+class ComparePanel(QWidget):
+    """The current run against the baseline: a header line, a table and a plot."""
+
+    sig_module_clicked = Signal(str)
+    """The qualified name of the module whose row or point the user clicked."""
+    sig_busy_changed = Signal(bool)
+    """True while the comparison runs the model: no edit and no run may start until False."""
+    sig_comparison_ready = Signal(object)
+    """A Comparison now shown (for the tree to colour modules by how far their output moved)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("comparePanel")
+        self._session: Session | None = None
+        self._worker: Worker | None = None
+        self._other_busy = False
+        self._closing = False
+        self.comparison: Comparison | None = None
+
+        self.summary_label = QLabel(self)
+        self.summary_label.setObjectName("compareSummary")
+        self.summary_label.setWordWrap(True)
+        self.summary_label.setTextFormat(Qt.TextFormat.RichText)
+        self.start_button = QPushButton("Compare with the unedited model", self)
+        self.start_button.setObjectName("compareStart")
+        self.start_button.setToolTip("Run the unedited model and the edited one on the same input and compare every layer")
+        self.progress = QProgressBar(self)
+        self.progress.setObjectName("compareProgress")
+        self.progress.setMaximumWidth(220)
+        self.progress.setVisible(False)  # shown while a comparison runs
+
+        self.model = CompareTableModel(self)
+        self.proxy = QSortFilterProxyModel(self)
+        self.proxy.setSourceModel(self.model)
+        self.proxy.setSortRole(SORT_ROLE)
+        self.table = QTableView(self)
+        self.table.setObjectName("compareTable")
+        self.table.setModel(self.proxy)
+        self.table.setSortingEnabled(True)
+        self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        self.table.clicked.connect(self._on_table_clicked)
+
+        self.plot_widget = pg.PlotWidget(self, background=BACKGROUND)
+        self.plot_widget.setObjectName("comparePlot")
+        self.plot = self.plot_widget.getPlotItem()
+        style_plot(self.plot, "output moved (relative L2)", None, "module, in model order", None)
+        # Relative L2 is a plain ratio: no "(x0.001)" SI scaling on its axis.
+        self.plot.getAxis("left").enableAutoSIPrefix(False)
+        self.moved_curve = self.plot.plot([], [], pen=pg.mkPen(MEAN, width=1.5), symbol="o", symbolSize=5,
+                                          symbolBrush=MEAN, symbolPen=None, name="relative L2")
+        self.changed_points = pg.ScatterPlotItem([], [], symbol="x", size=9, brush=ERROR, pen=pg.mkPen(ERROR))
+        self.plot.addItem(self.changed_points)
+        self.moved_curve.sigPointsClicked.connect(self._on_curve_points_clicked)
+        self._plotted: list[str] = []
+
+        top = QHBoxLayout()
+        top.addWidget(self.summary_label, 1)
+        top.addWidget(self.progress)
+        top.addWidget(self.start_button)
+        splitter = QSplitter(Qt.Orientation.Vertical, self)
+        splitter.addWidget(self.table)
+        splitter.addWidget(self.plot_widget)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 2)
+        splitter.setChildrenCollapsible(False)
+        self.plot_widget.setMinimumHeight(180)
+        splitter.setSizes([420, 280])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 4, 6, 4)
+        layout.addLayout(top)
+        layout.addWidget(splitter, 1)
+
+        self.start_button.clicked.connect(self._on_start_button_clicked)
+        self.set_session(None)
+
+    # ----------------------------------------------------------------- API
+
+    @property
+    def running(self) -> bool:
+        return self._worker is not None
+
+    def set_session(self, session: Session | None) -> None:
+        """Compare runs of this session from now on; clears what is shown."""
+        self._session = session
+        self.show_comparison(None)
+        self._update_controls()
+
+    def set_busy(self, busy: bool) -> None:
+        """Other work uses the model: no comparison may start meanwhile."""
+        self._other_busy = busy
+        self._update_controls()
+
+    def start(self) -> bool:
+        """Run the baseline and the edited model on a worker and show the comparison; False when it cannot start."""
+        if self._session is None or self.running or self._other_busy or self._closing:
+            return False
+        session = self._session
+
+        def job(on_progress: Callable[[int, int], None], should_stop: Callable[[], bool]) -> Comparison | None:
+            from inspector.core.compare import compare_session
+
+            return compare_session(session, on_progress=on_progress, should_stop=should_stop)
+
+        worker = Worker(job, f"Comparing {session.source} with its unedited model", self)
+        worker.sig_progressed.connect(self._on_worker_progressed)
+        worker.sig_succeeded.connect(self._on_worker_succeeded)
+        worker.sig_failed.connect(self._on_worker_failed)
+        worker.finished.connect(worker.deleteLater)
+        self._worker = worker
+        self.progress.setRange(0, 0)
+        self.progress.setVisible(True)
+        self.summary_label.setText("Running the unedited model, then the edited one…")
+        worker.start()
+        self._update_controls()
+        self.sig_busy_changed.emit(True)
+        return True
+
+    def cancel(self) -> None:
+        if self._worker is not None:
+            self._worker.cancel()
+
+    def shut_down(self) -> None:
+        """Cancel and wait for the worker (call before the window closes)."""
+        self._closing = True
+        worker = self._worker
+        if worker is not None:
+            worker.cancel()
+            worker.wait()
+            self._finish()
+
+    def closeEvent(self, event: Any) -> None:
+        self.shut_down()
+        super().closeEvent(event)
+
+    def set_runs(self, baseline: ProbeRun | None, current: ProbeRun | None) -> None:
+        """Show a comparison of two runs the window already has (statistic deltas; distances only where kept)."""
+        if baseline is None or current is None:
+            self.show_comparison(None)
+            return
+        from inspector.core.compare import compare_runs
+
+        self.show_comparison(compare_runs(baseline, current))
+
+    def show_comparison(self, comparison: Comparison | None) -> None:
+        """Show ``comparison`` (None: nothing to compare yet)."""
+        self.comparison = comparison
+        rows = [] if comparison is None else list(comparison.modules.values())
+        self.model.set_rows(rows)
+        self._draw(rows)
+        self.summary_label.setText(self._summary(comparison))
+        if comparison is not None:
+            self.sig_comparison_ready.emit(comparison)
+
+    def select_module(self, name: str) -> bool:
+        """Select the row of ``name``; False when it is not in the comparison."""
+        for position, row in enumerate(self.model.rows):
+            if row.name == name:
+                index = self.proxy.mapFromSource(self.model.index(position, 0))
+                self.table.selectRow(index.row())
+                self.table.scrollTo(index)
+                return True
+        return False
+
+    # ----------------------------------------------------------------- worker
+
+    def _on_start_button_clicked(self) -> None:
+        self.start()
+
+    def _on_worker_progressed(self, done: int, total: int) -> None:
+        self.progress.setRange(0, max(total, 1))
+        self.progress.setValue(done)
+
+    def _on_worker_succeeded(self, comparison: Comparison | None) -> None:
+        self._finish()
+        if comparison is None:
+            self.summary_label.setText("Comparison cancelled.")
+            return
+        self.show_comparison(comparison)
+
+    def _on_worker_failed(self, error: Exception, trace: str) -> None:
+        self._finish()
+        lines = str(error).strip().splitlines()
+        self.summary_label.setText(f"The comparison could not run: {lines[0] if lines else type(error).__name__}")
+
+    def _finish(self) -> None:
+        if self._worker is None:
+            return
+        self._worker = None
+        self.progress.setVisible(False)
+        self._update_controls()
+        self.sig_busy_changed.emit(False)
+
+    def _update_controls(self) -> None:
+        self.start_button.setEnabled(self._session is not None and not self.running and not self._other_busy)
+
+    # ----------------------------------------------------------------- views
+
+    @staticmethod
+    def _summary(comparison: Comparison | None) -> str:
+        if comparison is None:
+            return ("Compare the edited model with the unedited one on the same input: which layers' outputs "
+                    "moved, and how far.")
+        if comparison.current_error is not None:
+            head = f"<b>The edited model fails</b> in {html.escape(comparison.current_error)}"
+        elif comparison.baseline_error is not None:
+            head = f"<b>The unedited model fails</b> in {html.escape(comparison.baseline_error)}"
+        elif comparison.output_shape_changed:
+            head = (f"<b>Output shapes changed</b>: {_shapes_text(comparison.baseline_output_shapes)} → "
+                    f"{_shapes_text(comparison.output_shapes)} (no distance between outputs of different shapes)")
+        elif comparison.output.relative_l2 is not None:
+            cosine = comparison.output.cosine
+            head = (f"<b>Output moved</b>: relative L2 {comparison.output.relative_l2:.4g}, "
+                    f"cosine {'—' if cosine is None else format(cosine, '.4g')}")
+        else:
+            head = "Output distance not computed (use Compare to run both models)"
+        changed = sum(1 for m in comparison.modules.values() if m.shape_changed)
+        return (f"{head}. {len(comparison.modules)} modules gave an output in both runs, {changed} changed shape, "
+                f"{len(comparison.baseline_only)} only before the edits.")
+
+    def _draw(self, rows: list[ModuleComparison]) -> None:
+        named = [r for r in rows if r.name]
+        self._plotted = [r.name for r in named]
+        xs = np.arange(len(named), dtype=float)
+        # Unknown distances are gaps (NaN), not zeros.
+        ys = np.array([np.nan if r.relative_l2 is None else r.relative_l2 for r in named], dtype=float)
+        self.moved_curve.setData(xs, ys, connect="finite")
+        changed = [i for i, r in enumerate(named) if r.shape_changed]
+        top = float(np.nanmax(ys)) if np.isfinite(ys).any() else 1.0
+        self.changed_points.setData(np.array(changed, dtype=float), np.full(len(changed), top))
+
+    def _on_table_clicked(self, index: QModelIndex) -> None:
+        if index.isValid():
+            self.sig_module_clicked.emit(self.model.rows[self.proxy.mapToSource(index).row()].name)
+
+    def _on_curve_points_clicked(self, _item: Any, points: Any, *_: Any) -> None:
+        if len(points):
+            position = int(round(points[0].pos().x()))
+            if 0 <= position < len(self._plotted):
+                name = self._plotted[position]
+                self.select_module(name)
+                self.sig_module_clicked.emit(name)
