@@ -223,6 +223,25 @@ class InplaceThenIdentity(nn.Module):
         return self.keep(h)
 
 
+class Hog(nn.Module):
+    """Asks for 4 PiB of activations: more than any address space, so the allocation really fails."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + torch.empty(2**50, dtype=torch.float32)[: x.shape[-1]]
+
+
+class Greedy(nn.Module):
+    """A linear layer, then a layer whose allocation fails inside the run."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+        self.hog = Hog()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.hog(self.fc(x))
+
+
 class Conv1dNet(nn.Module):
     """Starts with a Conv1d on 5 channels."""
 

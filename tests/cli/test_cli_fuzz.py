@@ -116,6 +116,8 @@ def test_load_model_answers_or_refuses(spec):
     try:
         loaded = load_model(spec)
     except InspectorError as error:
-        assert str(error) and "\n" not in str(error)
+        assert str(error)
+        if "\n" not in spec:  # a message is one line unless it echoes a line break of the user's
+            assert "\n" not in str(error)
     else:
         assert isinstance(loaded, LoadedModel)

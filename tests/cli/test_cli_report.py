@@ -315,3 +315,12 @@ def test_a_shared_module_called_twice(capsys):
         "name": "unused", "type": "Linear", "depth": 1, "params": 20, "replaced": False,
         "calls": 0, "output_shapes": [], "stats": None, "time_ms": None,
     }
+
+
+def test_an_allocation_failure_inside_the_run_is_a_message(capsys):
+    code, report, err = run_report(["tests.models:Greedy"], capsys)
+    assert code == 3
+    line = assert_one_line_error(err)
+    assert "hog" in line and "allocate" in line
+    assert report["error"]["module"] == "hog" and report["error"]["input_shapes"] == [[1, 4]]
+    assert report["layers"][0]["stats"] is not None

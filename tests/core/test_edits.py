@@ -233,7 +233,7 @@ def _check_only_identities_were_added(model: nn.Module, editor: ModelEditor, ori
         assert sorted(vars(original[name])) == attrs[name], f"{name} gained or lost an attribute"
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(name=st.sampled_from(["nested", "tiny_cnn"]), ops=_ops)
 @example(name="nested", ops=[("replace", 2), ("replace_parent", 0), ("restore", 0)])
 @example(name="nested", ops=[("replace", 2), ("replace_parent", 0), ("undo", 0), ("restore_all", 0), ("undo", 0), ("redo", 0)])
@@ -241,7 +241,7 @@ def test_any_edit_sequence_undoes_to_the_identical_small_model(name, ops):
     _check_sequence(name, ops)
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(ops=_ops)
 @example(ops=[("replace", 4), ("replace_parent", 0), ("restore", 0), ("restore_all", 0), ("undo", 0)])
 def test_any_edit_sequence_undoes_to_the_identical_resnet18(ops):

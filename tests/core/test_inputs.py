@@ -65,6 +65,7 @@ def test_every_video_model_accepts_its_natural_clip():
         assert run.output_shapes == [[1, 400]], name
 
 
+@pytest.mark.slow
 def test_detection_and_optical_flow_run_on_their_natural_input():
     session = Session.open("fasterrcnn_mobilenet_v3_large_320_fpn")
     run = session.run()

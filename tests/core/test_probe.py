@@ -26,6 +26,7 @@ from tests.models import (
 )
 
 IMAGE = torch.randn(1, 3, 224, 224, generator=torch.Generator().manual_seed(0))
+SMALL = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
 
 
 class FirstOutputs:
@@ -269,7 +270,7 @@ def test_a_raise_in_our_own_model():
 
 def test_progress_reaches_the_total(shared_resnet18):
     seen: list[tuple[int, int]] = []
-    probe.run(shared_resnet18, IMAGE, on_progress=lambda done, total: seen.append((done, total)))
+    probe.run(shared_resnet18, SMALL, on_progress=lambda done, total: seen.append((done, total)))
     total = len(list(shared_resnet18.named_modules()))
     assert seen[-1] == (total, total)
     dones = [d for d, _ in seen]
@@ -284,7 +285,7 @@ def test_cancel_stops_between_modules(shared_resnet18):
         asked += 1
         return asked >= 10
 
-    run = probe.run(shared_resnet18, IMAGE, should_stop=should_stop)
+    run = probe.run(shared_resnet18, SMALL, should_stop=should_stop)
     assert run.cancelled and not run.ok and run.error is None
     started = sum(len(r.calls) for r in run.records.values())
     assert started == 9, "the tenth module was never entered"
@@ -295,10 +296,10 @@ def test_cancel_stops_between_modules(shared_resnet18):
 
 
 def test_keep_output_gives_the_models_own_output(shared_resnet18):
-    run = probe.run(shared_resnet18, IMAGE, keep_output=True)
+    run = probe.run(shared_resnet18, SMALL, keep_output=True)
     with torch.no_grad():
-        assert torch.equal(run.output, shared_resnet18(IMAGE))
-    assert probe.run(shared_resnet18, IMAGE).output is None
+        assert torch.equal(run.output, shared_resnet18(SMALL))
+    assert probe.run(shared_resnet18, SMALL).output is None
 
 
 def test_tensors_in_and_shapes_of_follow_the_spec_order():
