@@ -1,0 +1,93 @@
+"""Starting the desktop app: the QApplication, the main window, and the first model.
+
+:func:`main` puts the window on screen before torch is imported: the first
+model is opened by a worker thread (which imports torch) once the event loop
+runs, so the user sees the window at once and a "Opening resnet18…" status
+rather than nothing for seconds. :func:`build_window` is the synchronous
+variant that tests use: it returns with the model loaded.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+
+from inspector import __version__
+from inspector.gui import icons
+from inspector.gui.main_window import MainWindow
+
+ORGANIZATION = "Model Inspector"
+APPLICATION = "Model Inspector"
+
+
+def application(argv: list[str] | None = None) -> QApplication:
+    """The QApplication (created once), named so QSettings finds its file, with the app's style."""
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(sys.argv[:1] if argv is None else argv)
+    assert isinstance(app, QApplication)
+    if app.property("inspectorConfigured"):
+        return app
+    app.setOrganizationName(ORGANIZATION)
+    app.setApplicationName(APPLICATION)
+    app.setApplicationVersion(__version__)
+    app.setWindowIcon(icons.icon("app"))
+    style = icons.stylesheet()
+    if style:
+        app.setStyleSheet(style)
+    app.setProperty("inspectorConfigured", True)
+    return app
+
+
+def build_window(model: str | None = "resnet18", *, arch: str | None = None, trust: bool = False,
+                 prompts: Any = None) -> MainWindow:
+    """The main window with ``model`` loaded (None: no model), not shown.
+
+    ``prompts`` replaces the window's dialogs (see :class:`inspector.gui.prompts.Prompts`).
+    """
+    application()
+    window = MainWindow(prompts=prompts)
+    if model:
+        window.open_model(model, arch=arch, trust=trust, wait=True)
+    return window
+
+
+def main(model: str | None = "resnet18", arch: str | None = None, trust: bool = False,
+         session: str | None = None) -> int:
+    """Run the app until its window closes; returns the exit status.
+
+    ``session``: a saved session file to open instead of ``model``, when the
+    core can read session files.
+    """
+    app = application()
+    window = MainWindow()
+    window.show()
+    if session:
+        QTimer.singleShot(0, lambda: _open_session_file(window, session))
+    elif model:
+        # After the first paint: the worker imports torch and builds the model behind a visible window.
+        QTimer.singleShot(0, lambda: window.open_model(model, arch=arch, trust=trust))
+    return app.exec()
+
+
+def _open_session_file(window: MainWindow, path: str) -> None:
+    try:
+        from inspector.core.session_file import open_session  # type: ignore[import-not-found]
+    except ImportError:
+        window.log_panel.append(f"Session files cannot be read by this version; {path} was not opened", "error")
+        return
+    from inspector.core.errors import InspectorError
+
+    try:
+        session, problems = open_session(path)
+    except InspectorError as error:
+        window.banner.show_message(f"Could not open {path}", str(error))
+        return
+    window.set_session(session)
+    for problem in problems:
+        window.log_panel.append(problem, "warning")
+    if problems:
+        window.banner.show_message(f"Opened {path} with problems", "\n".join(problems), level="warning")

@@ -1,0 +1,201 @@
+"""The Open Model dialog: torchvision's model zoo by task, with a search box and a short description.
+
+The description (parameter count and natural input) comes from building the
+selected architecture on the meta device, which allocates no weights; it is
+computed once per name, a moment after the selection settles, so scrolling
+through the list stays smooth.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import (
+    QApplication,
+    QDialog,
+    QDialogButtonBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QSplitter,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+TASK_TITLES = {
+    "classification": "Classification",
+    "detection": "Detection",
+    "segmentation": "Segmentation",
+    "video": "Video",
+    "optical_flow": "Optical flow",
+}
+DESCRIBE_DELAY_MS = 150
+
+
+def describe_model(name: str, task: str) -> str:
+    """One paragraph about a torchvision architecture: parameters and natural input."""
+    from inspector.core.inputs import natural_input
+    from inspector.core.loading import build_torchvision
+    from inspector.core.tree import count_params
+
+    try:
+        model = build_torchvision(name, meta=True)
+    except Exception as error:  # noqa: BLE001 - a builder that cannot run on meta still gets listed
+        return f"{name} ({TASK_TITLES.get(task, task)}): no description ({type(error).__name__})."
+    params = count_params(model)
+    spec = natural_input(model, name, task)
+    modules = sum(1 for _ in model.named_modules())
+    if spec is None:
+        shape = "unknown"
+    else:
+        shape = "[" + ", ".join(str(s) for s in spec.shape) + "]"
+        if spec.layout == "images":
+            shape += " as a list of images"
+        elif spec.layout == "pair":
+            shape += " × 2 (a pair of images)"
+    return (
+        f"<b>{name}</b> — {type(model).__name__}, {TASK_TITLES.get(task, task).lower()}<br>"
+        f"{params:,} parameters ({params * 4 / 2**20:,.1f} MiB in float32), {modules:,} modules<br>"
+        f"Natural input: {shape}<br><i>Opens with random weights (nothing is downloaded).</i>"
+    )
+
+
+class OpenModelDialog(QDialog):
+    """Choose a torchvision architecture; :attr:`chosen` holds the name after ``accept``."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        from inspector.core.loading import list_models
+
+        self.setWindowTitle("Open torchvision model")
+        self.setObjectName("openModelDialog")
+        self.resize(760, 520)
+        self.chosen: str | None = None
+        self._descriptions: dict[str, str] = {}
+        self.search_edit = QLineEdit(self)
+        self.search_edit.setObjectName("zooSearch")
+        self.search_edit.setPlaceholderText("Search models (e.g. resnet, vit, rcnn)")
+        self.search_edit.setClearButtonEnabled(True)
+        self.model_list = QTreeWidget(self)
+        self.model_list.setObjectName("zooList")
+        self.model_list.setHeaderHidden(True)
+        self.description = QLabel(self)
+        self.description.setObjectName("zooDescription")
+        self.description.setWordWrap(True)
+        self.description.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.description.setTextFormat(Qt.TextFormat.RichText)
+        self.description.setMinimumWidth(260)
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Open | QDialogButtonBox.StandardButton.Cancel, self
+        )
+        self._tasks: dict[str, QTreeWidgetItem] = {}
+        for task, name in list_models("all"):
+            parent_item = self._tasks.get(task)
+            if parent_item is None:
+                parent_item = QTreeWidgetItem([TASK_TITLES.get(task, task)])
+                parent_item.setFlags(Qt.ItemFlag.ItemIsEnabled)
+                self._tasks[task] = parent_item
+                self.model_list.addTopLevelItem(parent_item)
+            item = QTreeWidgetItem([name])
+            item.setData(0, Qt.ItemDataRole.UserRole, (task, name))
+            parent_item.addChild(item)
+        for task, item in self._tasks.items():
+            item.setText(0, f"{TASK_TITLES.get(task, task)} ({item.childCount()})")
+        self.model_list.expandAll()
+
+        splitter = QSplitter(self)
+        splitter.addWidget(self.model_list)
+        right = QWidget(splitter)
+        right_layout = QVBoxLayout(right)
+        right_layout.addWidget(self.description)
+        right_layout.addStretch(1)
+        splitter.addWidget(right)
+        splitter.setSizes([360, 400])
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.search_edit)
+        layout.addWidget(splitter, 1)
+        bottom = QHBoxLayout()
+        bottom.addStretch(1)
+        bottom.addWidget(self.buttons)
+        layout.addLayout(bottom)
+
+        self._describe_timer = QTimer(self)
+        self._describe_timer.setSingleShot(True)
+        self._describe_timer.setInterval(DESCRIBE_DELAY_MS)
+        self._describe_timer.timeout.connect(self._on_describe_timer_timeout)
+        self.search_edit.textChanged.connect(self._on_search_edit_changed)
+        self.model_list.currentItemChanged.connect(self._on_model_list_current_changed)
+        self.model_list.itemDoubleClicked.connect(self._on_model_list_double_clicked)
+        self.buttons.accepted.connect(self._on_buttons_accepted)
+        self.buttons.rejected.connect(self.reject)
+        self.buttons.button(QDialogButtonBox.StandardButton.Open).setEnabled(False)
+        self.description.setText("Choose a model to see its size and natural input.")
+        self.search_edit.setFocus()
+
+    def select(self, name: str) -> bool:
+        """Make ``name`` the current model; False when it is not listed."""
+        for task_item in self._tasks.values():
+            for row in range(task_item.childCount()):
+                item = task_item.child(row)
+                if item.text(0) == name:
+                    self.model_list.setCurrentItem(item)
+                    return True
+        return False
+
+    def _current(self) -> tuple[str, str] | None:
+        item = self.model_list.currentItem()
+        data = item.data(0, Qt.ItemDataRole.UserRole) if item is not None else None
+        return tuple(data) if data else None  # type: ignore[return-value]
+
+    def _on_search_edit_changed(self, text: str) -> None:
+        needle = text.strip().lower()
+        first_visible: QTreeWidgetItem | None = None
+        for task_item in self._tasks.values():
+            shown = 0
+            for row in range(task_item.childCount()):
+                item = task_item.child(row)
+                visible = needle in item.text(0).lower()
+                item.setHidden(not visible)
+                if visible:
+                    shown += 1
+                    first_visible = first_visible or item
+            task_item.setHidden(shown == 0)
+        current = self.model_list.currentItem()
+        if first_visible is not None and (current is None or current.isHidden()):
+            self.model_list.setCurrentItem(first_visible)
+
+    def _on_model_list_current_changed(self, current: QTreeWidgetItem | None, _previous: object) -> None:
+        chosen = self._current()
+        self.buttons.button(QDialogButtonBox.StandardButton.Open).setEnabled(chosen is not None)
+        if chosen is None:
+            return
+        cached = self._descriptions.get(chosen[1])
+        if cached is not None:
+            self.description.setText(cached)
+        else:
+            self.description.setText(f"<b>{chosen[1]}</b><br>…")
+            self._describe_timer.start()
+
+    def _on_describe_timer_timeout(self) -> None:
+        chosen = self._current()
+        if chosen is None:
+            return
+        task, name = chosen
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        try:
+            text = self._descriptions.setdefault(name, describe_model(name, task))
+        finally:
+            QApplication.restoreOverrideCursor()
+        self.description.setText(text)
+
+    def _on_model_list_double_clicked(self, item: QTreeWidgetItem, _column: int) -> None:
+        if item.data(0, Qt.ItemDataRole.UserRole):
+            self._on_buttons_accepted()
+
+    def _on_buttons_accepted(self) -> None:
+        chosen = self._current()
+        if chosen is None:
+            return
+        self.chosen = chosen[1]
+        self.accept()

@@ -1,0 +1,116 @@
+"""Long work off the GUI thread: probed runs, model loading, summaries.
+
+A :class:`Worker` runs one plain function ``job(on_progress, should_stop)``
+on its own ``QThread`` and reports only through signals, which Qt queues to
+the GUI thread. :meth:`Worker.cancel` makes ``should_stop()`` answer True; the
+core asks it between modules, so a cancelled run really stops rather than
+running on with its result thrown away.
+
+The window owns its workers, cancels them and waits for them before it
+closes: a thread must never outlive the objects it reports to.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QObject, QThread, Signal
+
+if TYPE_CHECKING:
+    from inspector.core.inputs import InputSpec
+    from inspector.core.probe import ProbeRun
+    from inspector.core.session import Session
+
+ProgressCallback = Callable[[int, int], None]
+StopCallback = Callable[[], bool]
+Job = Callable[[ProgressCallback, StopCallback], Any]
+"""A plain function of (on_progress, should_stop) that returns a result or raises."""
+
+PROGRESS_INTERVAL_S = 0.05
+"""At most one progress signal per interval: a faster stream would only flood the event loop."""
+
+
+class Worker(QThread):
+    """Runs one :data:`Job` on its own thread; results arrive as signals."""
+
+    sig_progressed = Signal(int, int)
+    """(done, total) as the job goes, at most every 50 ms."""
+    sig_succeeded = Signal(object)
+    """The job's return value."""
+    sig_failed = Signal(object, str)
+    """The exception the job raised, and its formatted traceback."""
+
+    def __init__(self, job: Job, description: str, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.description = description
+        """What the job is, for the status bar ("Running resnet18")."""
+        self._job = job
+        self._stop = threading.Event()
+        self._last_progress = 0.0
+        self.setObjectName(f"worker: {description}")
+
+    def cancel(self) -> None:
+        """Ask the job to stop at its next check."""
+        self._stop.set()
+
+    @property
+    def cancel_requested(self) -> bool:
+        return self._stop.is_set()
+
+    def run(self) -> None:
+        try:
+            result = self._job(self._progress, self._stop.is_set)
+        except Exception as error:  # noqa: BLE001 - any failure is reported to the window, never lost
+            self.sig_failed.emit(error, traceback.format_exc())
+            return
+        self.sig_succeeded.emit(result)
+
+    def _progress(self, done: int, total: int) -> None:
+        now = time.perf_counter()
+        if done >= total or now - self._last_progress >= PROGRESS_INTERVAL_S:
+            self._last_progress = now
+            self.sig_progressed.emit(done, total)
+
+
+def probe_job(session: Session, spec: InputSpec, device: str, mode: str) -> Job:
+    """The job of one run: move the model to ``device``, check the input fits, run it.
+
+    Moving a big model to an accelerator takes time too, so it happens here,
+    off the GUI thread, like the run itself.
+    """
+
+    def job(on_progress: ProgressCallback, should_stop: StopCallback) -> ProbeRun:
+        from inspector.core.inputs import check_fits
+
+        session.set_input(spec)
+        session.mode = mode
+        if str(session.device) != device:
+            session.move_to(device)
+        check_fits(spec, session.device)
+        return session.run(on_progress=on_progress, should_stop=should_stop)
+
+    return job
+
+
+def load_job(spec: str, *, arch: str | None = None, trust: bool = False, warm: tuple[str, ...] = ()) -> Job:
+    """The job of opening a model: import torch if needed, load, and build the plain tree.
+
+    ``warm`` names modules to import afterwards, so that the GUI thread finds
+    them imported (pyqtgraph takes most of a second) rather than stalling on them.
+    """
+
+    def job(on_progress: ProgressCallback, should_stop: StopCallback) -> Any:
+        from inspector.core.session import Session
+
+        session = Session.open(spec, arch=arch, trust=trust)
+        tree = session.tree()
+        for name in warm:
+            importlib.import_module(name)
+        return session, tree
+
+    return job

@@ -1,0 +1,170 @@
+"""Work off the GUI thread: cancel, editing or running while a run goes, closing mid-run, opening files.
+
+The slow model (``gui_models.py:SlowNet``, about 3 s) gives a run long
+enough to act on while it is in progress.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDropEvent
+
+MODELS = Path(__file__).resolve().parent / "gui_models.py"
+TIMEOUT_MS = 60_000
+
+
+def model_spec(name: str) -> str:
+    return f"{MODELS}:{name}"
+
+
+def start_slow_run(open_window: Any, qtbot: Any) -> Any:
+    """A window on SlowNet with a run in progress (at least one progress report seen)."""
+    window = open_window(model_spec("SlowNet"))
+    with qtbot.waitSignal(window.controller.sig_run_progressed, timeout=TIMEOUT_MS):
+        assert window.start_run()
+    assert window.running
+    return window
+
+
+def hooks_left(model: torch.nn.Module) -> int:
+    return sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in model.modules())
+
+
+def test_cancel_stops_the_run_between_modules(open_window, qtbot):
+    window = start_slow_run(open_window, qtbot)
+    total = window.session.module_count
+    assert window.actions["actionCancel"].isEnabled()
+    with qtbot.waitSignal(window.sig_run_finished, timeout=TIMEOUT_MS) as blocker:
+        qtbot.mouseClick(window.input_panel.cancel_button, Qt.MouseButton.LeftButton)
+    run = blocker.args[0]
+    assert run.cancelled
+    ran = sum(1 for record in run.records.values() if record.calls)
+    assert 0 < ran < total  # it stopped part-way rather than running on
+    assert hooks_left(window.session.model) == 0
+    assert "cancelled" in window.input_panel.progress.format()
+    assert window.actions["actionRun"].isEnabled() and not window.actions["actionCancel"].isEnabled()
+    assert window.session.last_run is None  # a cancelled run is not taken for a result
+
+
+def test_edits_and_a_second_run_wait_for_the_run(open_window, qtbot):
+    window = start_slow_run(open_window, qtbot)
+    window.tree.setCurrentIndex(window.proxy.mapFromSource(window.tree_model.index_of("linear")))
+    for name in ("actionReplaceIdentity", "actionRestoreAll", "actionUndo", "actionRun", "actionOpenModel"):
+        assert not window.actions[name].isEnabled(), name
+    assert window.replace_current_with_identity() is False  # even when called directly
+    assert window.start_run() is False  # pressing Run twice starts nothing
+    assert window.open_model("resnet18") is False
+    assert not window.input_panel.shape_edit.isEnabled()
+    assert window.session.replaced == []
+    with qtbot.waitSignal(window.sig_run_finished, timeout=TIMEOUT_MS):
+        window.cancel_run()
+    assert window.actions["actionReplaceIdentity"].isEnabled()
+
+
+def test_closing_mid_run_cancels_and_waits(open_window, qtbot):
+    window = start_slow_run(open_window, qtbot)
+    session = window.session
+    workers = window.controller.workers
+    assert workers
+    assert window.close()
+    assert all(not worker.isRunning() for worker in workers)
+    assert hooks_left(session.model) == 0
+
+
+def test_closing_with_unsaved_edits_asks_first(window, prompts):
+    window.tree.setCurrentIndex(window.proxy.mapFromSource(window.tree_model.index_of("fc")))
+    window.actions["actionReplaceIdentity"].trigger()
+    prompts.confirm_answer = False
+    assert window.close() is False
+    assert prompts.titles("confirm") == ["Discard edits?"]
+    assert "fc" in prompts.asked[-1][2]
+    assert window.session.replaced == ["fc"]
+    prompts.confirm_answer = True
+    assert window.close() is True
+
+
+def test_closing_after_undoing_everything_does_not_ask(window, prompts):
+    window.tree.setCurrentIndex(window.proxy.mapFromSource(window.tree_model.index_of("fc")))
+    window.actions["actionReplaceIdentity"].trigger()
+    window.actions["actionUndo"].trigger()
+    assert window.close() is True
+    assert prompts.titles("confirm") == []
+
+
+def test_dropping_a_file_opens_it_off_the_gui_thread(open_window, qtbot, tmp_path):
+    window = open_window(None)
+    assert window.session is None
+    path = tmp_path / "scripted.ts"
+    torch.jit.script(torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.ReLU())).save(str(path))
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton,
+                       Qt.KeyboardModifier.NoModifier)
+    with qtbot.waitSignal(window.sig_model_loaded, timeout=TIMEOUT_MS) as blocker:
+        window.dropEvent(event)
+        assert window.busy  # the load runs on a worker
+    assert blocker.args[0] == str(path)
+    assert window.session.read_only
+    assert not window.actions["actionReplaceIdentity"].isEnabled()
+    assert window.input_panel.shape_edit.text() == "1,3"  # guessed from the first Linear
+
+
+def test_a_state_dict_asks_for_its_architecture(open_window, prompts, tmp_path):
+    import torchvision
+
+    reference = torchvision.models.resnet18(weights=None)
+    path = tmp_path / "weights.pth"
+    torch.save(reference.state_dict(), path)
+    prompts.architecture = "resnet18"
+    window = open_window(str(path))
+    assert [q[0] for q in prompts.asked] == ["architecture"]
+    assert window.session.loaded.kind == "state_dict"
+    assert torch.equal(window.session.model.fc.weight, reference.fc.weight)
+
+
+def test_a_pickled_module_asks_for_trust_and_is_refused_without_it(open_window, prompts, tmp_path):
+    path = tmp_path / "whole.pt"
+    torch.save(torch.nn.Sequential(torch.nn.Linear(4, 2)), path)
+    prompts.trust_answer = False
+    window = open_window(str(path))
+    assert window.session is None
+    trust_questions = [q for q in prompts.asked if q[0] == "trust"]
+    assert len(trust_questions) == 1 and "Sequential" in trust_questions[0][3]  # what it wants to unpickle
+    assert window.banner.isVisibleTo(window) and "trust" in window.banner.text()
+
+    prompts.trust_answer = True
+    assert window.open_model(str(path), wait=True)
+    assert window.session.loaded.kind == "pickle"
+
+
+def test_an_unknown_model_is_a_message(open_window):
+    window = open_window("resnet_does_not_exist")
+    assert window.session is None
+    assert window.banner.isVisibleTo(window)
+    assert "unknown model" in window.banner.text()
+    assert "Traceback" not in window.log_panel.text()
+
+
+def test_opening_another_model_with_edits_asks_first(window, prompts, qtbot):
+    window.tree.setCurrentIndex(window.proxy.mapFromSource(window.tree_model.index_of("fc")))
+    window.actions["actionReplaceIdentity"].trigger()
+    prompts.confirm_answer = False
+    assert window.open_model("resnet18") is False
+    assert window.session.replaced == ["fc"]
+    prompts.confirm_answer = True
+    with qtbot.waitSignal(window.sig_model_loaded, timeout=TIMEOUT_MS):
+        assert window.open_model("alexnet")
+    assert window.session.source == "torchvision:alexnet"
+    assert window.undo_stack.count() == 0
+
+
+def test_recent_models_are_remembered(open_window):
+    first = open_window("resnet18")
+    assert first.session is not None
+    second = open_window(None)
+    entries = [action.text() for action in second.recent_menu.actions()]
+    assert entries and entries[0] == "torchvision:resnet18"
