@@ -19,7 +19,6 @@ innermost on the stack) and so that a cancel stops inside a long forward.
 from __future__ import annotations
 
 import difflib
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -163,9 +162,12 @@ class _Hooks:
     input was changed in place (an in-place ReLU is computed again, its
     parent can still be replayed). Replay is off in train mode (dropout and
     BatchNorm statistics depend on every call), and copies stop being made
-    past ``budget_bytes``. A module whose forward has side effects other
-    than its output (a counter, a cache) would not see them for replayed
-    calls: pass ``reuse_prefix=False`` to :func:`sweep` for such models.
+    past ``budget_bytes``. A module that is never called but read (as
+    MultiheadAttention reads ``out_proj.weight``) counts as first used when
+    its nearest called ancestor starts. A module whose forward has side
+    effects other than its output (a counter, a cache), or that reads
+    another, unrelated module's attributes, would be replayed as if nothing
+    had changed: pass ``reuse_prefix=False`` to :func:`sweep` for such models.
     """
 
     def __init__(self, should_stop: StopCallback | None, budget_bytes: int) -> None:
@@ -470,10 +472,7 @@ def _try(
 ) -> SweepEntry:
     original = session.model.get_submodule(path)
     kind = type_name(original)
-    first = hooks.first_start(original)
-    # A module that never ran in the baseline cannot change anything: the
-    # whole forward may be replayed (boundary past every event).
-    boundary = first if first is not None else sys.maxsize
+    boundary = _boundary(session.model, path, hooks)
     with session.editor.trial(path) as identity:
         # The Identity is hooked too: a module called with several
         # arguments fails in the Identity itself, and must be named so.
@@ -489,6 +488,22 @@ def _try(
         return SweepEntry(path, kind, False, [], None, None, error, elapsed)
     moved = distance_of(baseline, output)
     return SweepEntry(path, kind, True, shapes_of(output), moved.relative_l2, moved.cosine, None, elapsed)
+
+
+def _boundary(model: nn.Module, path: str, hooks: _Hooks) -> int:
+    """The event before which the candidate cannot have changed anything.
+
+    Its first call in the baseline; for a module that is never called as a
+    module, its nearest ancestor's: MultiheadAttention reads
+    ``out_proj.weight`` without calling ``out_proj``, so that call must run
+    again with the Identity in place (and fail there).
+    """
+    parts = path.split(".")
+    for end in range(len(parts), 0, -1):
+        first = hooks.first_start(model.get_submodule(".".join(parts[:end])))
+        if first is not None:
+            return first
+    return 0
 
 
 def _forward(

@@ -213,6 +213,18 @@ def test_an_identity_that_cannot_take_the_arguments_is_named_as_the_failing_modu
     assert entry.error.module == "attn" and entry.error.exception_type == "TypeError"
 
 
+def test_a_module_read_but_never_called_is_not_replayed_past():
+    # MultiheadAttention uses out_proj.weight without calling out_proj: with
+    # an Identity there its forward fails, and the replay must not hide that.
+    torch.manual_seed(0)
+    session = own_session(Attention(), (1, 3, 4))
+    fast, slow = sweep(session), sweep(session, reuse_prefix=False)
+    assert [e.as_dict() for e in fast.entries] == [e.as_dict() for e in slow.entries]
+    out_proj = next(e for e in fast.entries if e.name == "attn.out_proj")
+    assert not out_proj.ok and out_proj.error is not None and out_proj.error.module == "attn"
+    assert "weight" in out_proj.error.message
+
+
 def test_a_model_that_fails_on_its_input_has_no_baseline():
     session = resnet18_session()
     session.set_input(InputSpec((1, 4, 64, 64)))
