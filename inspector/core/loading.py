@@ -11,6 +11,7 @@ import contextlib
 import difflib
 import importlib
 import importlib.util
+import io
 import os
 import pickle
 import pickletools
@@ -141,13 +142,14 @@ def build_torchvision(
                 f"{name} has no weights {weights!r}; choose one of DEFAULT, {choices}"
             ) from None
     try:
-        if meta:
-            return _build_on_meta(tvm.get_model, name, kwargs)
-        # Random weights are drawn from a fixed seed, without touching the
-        # caller's random state, so two runs of the same command agree.
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(0)
-            return tvm.get_model(name, **kwargs)
+        with _hub_messages_to_stderr() if weights is not None else contextlib.nullcontext():
+            if meta:
+                return _build_on_meta(tvm.get_model, name, kwargs)
+            # Random weights are drawn from a fixed seed, without touching the
+            # caller's random state, so two runs of the same command agree.
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(0)
+                return tvm.get_model(name, **kwargs)
     except (OSError, RuntimeError) as error:
         if weights is not None and _looks_like_download_failure(error):
             raise ModelLoadError(
@@ -155,6 +157,20 @@ def build_torchvision(
                 "run without --weights for random weights"
             ) from None
         raise
+
+
+@contextlib.contextmanager
+def _hub_messages_to_stderr() -> Iterator[None]:
+    """Keep torch.hub's "Downloading: ..." line off standard output, where the report's JSON goes.
+
+    The line is passed on to standard error once the download worked; when
+    it failed, our own one-line error says everything.
+    """
+    held = io.StringIO()
+    with contextlib.redirect_stdout(held):
+        yield
+    if held.getvalue():
+        sys.stderr.write(held.getvalue())
 
 
 def _build_on_meta(builder: Any, name: str, kwargs: dict[str, Any]) -> nn.Module:
