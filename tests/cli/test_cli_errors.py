@@ -131,3 +131,15 @@ def test_an_unwritable_json_path_is_a_usage_error(tmp_path, capsys):
     code, out, err = run_main(["report", "tests.models:tiny_mlp", "--json", str(tmp_path / "no" / "dir" / "r.json")], capsys)
     assert code == 2 and out == ""
     assert "cannot write" in assert_one_line_error(err)
+
+
+def test_weights_download_never_pollutes_standard_output(capsys):
+    """torch.hub prints "Downloading: ..." on stdout; the report's JSON must stay parseable."""
+    code, out, err = run_main(["report", "resnet18", "--weights", "DEFAULT", "--input-shape", "1,3,64,64"], capsys)
+    if code == 2:  # offline, as on the development machines
+        assert out == ""
+        assert "offline" in assert_one_line_error(err)
+    else:
+        from tests.helpers import strict_json
+
+        assert code == 0 and strict_json(out)["ok"] is True

@@ -307,3 +307,25 @@ def test_tensors_in_and_shapes_of_follow_the_spec_order():
     value = {"x": (a, [b, {"y": c}]), "z": None, "w": d, "s": "text"}
     assert probe.shapes_of(value) == [[1], [2], [3], [4]]
     assert probe.tensors_in(value)[0] is a
+
+
+# --------------------------------------------------------------------------- the GPU's kernels, on the CPU
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        torch.randn(1000, generator=torch.Generator().manual_seed(0)) * 3 + 1,
+        torch.tensor([0.0, 0.0, 2.0, -1.0]),
+        torch.tensor([1.0, float("nan"), float("inf"), -2.0, float("-inf"), 0.0]),
+        torch.tensor([float("nan"), float("nan")]),
+        torch.full((10,), 1e4) + torch.arange(10) * 1e-3,
+    ],
+)
+def test_the_masked_statistics_a_gpu_run_uses_agree_with_torch(values):
+    """A CUDA run always takes stats._masked_vector (no host sync); no GPU here, so check it on the CPU."""
+    from inspector.core import stats as stats_mod
+
+    pending = stats_mod.PendingStats(stats_mod._masked_vector(values), None, floating=True)
+    (result,) = stats_mod.collect([pending])
+    assert_stats_match(result[0], [values])
