@@ -330,6 +330,14 @@ def tiny_mlp() -> nn.Module:
     return TinyMLP()
 
 
+def frozen_backbone() -> nn.Module:
+    """``tests.models:frozen_backbone``: a TinyCNN whose features are frozen, as in fine-tuning."""
+    model = tiny_cnn()
+    for parameter in model.features.parameters():
+        parameter.requires_grad_(False)
+    return model
+
+
 def raises_midway() -> nn.Module:
     """``tests.models:raises_midway``."""
     torch.manual_seed(0)

@@ -324,3 +324,15 @@ def test_an_allocation_failure_inside_the_run_is_a_message(capsys):
     assert "hog" in line and "allocate" in line
     assert report["error"]["module"] == "hog" and report["error"]["input_shapes"] == [[1, 4]]
     assert report["layers"][0]["stats"] is not None
+
+
+def test_trainable_params_leave_out_frozen_ones(capsys):
+    from tests.models import frozen_backbone
+
+    model = frozen_backbone()
+    code, report, _ = run_report(["tests.models:frozen_backbone", "--input-shape", "1,3,8,8"], capsys)
+    assert code == 0
+    assert report["model"]["params"] == sum(p.numel() for p in model.parameters())
+    assert report["model"]["trainable_params"] == sum(p.numel() for p in model.parameters() if p.requires_grad)
+    assert report["model"]["trainable_params"] < report["model"]["params"]
+    assert report["model"]["modules"] == len(list(model.named_modules()))
