@@ -143,3 +143,10 @@ def test_weights_download_never_pollutes_standard_output(capsys):
         from tests.helpers import strict_json
 
         assert code == 0 and strict_json(out)["ok"] is True
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="there is a GPU here")
+def test_plain_cuda_without_a_gpu_lists_what_is_available(capsys):
+    code, out, err = run_main(["report", "tests.models:tiny_mlp", "--device", "cuda"], capsys)
+    assert code == 2 and out == ""
+    assert assert_one_line_error(err).endswith("available here: cpu")
