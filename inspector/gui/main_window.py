@@ -58,7 +58,7 @@ SELECTION_DELAY_MS = 60
 SEARCH_DELAY_MS = 150
 """The search filters once typing pauses this long."""
 MAX_RECENT = 10
-COLUMN_WIDTHS = (190, 120, 150, 95, 72, 72, 60)
+COLUMN_WIDTHS = (158, 118, 132, 86, 76, 72, 56)
 PLOTS_TAB, DETAILS_TAB, SUMMARY_TAB, LOG_TAB = range(4)
 
 
@@ -81,6 +81,8 @@ class MainWindow(QMainWindow):
         self.controller = SessionController(prompts if prompts is not None else Prompts(self), self)
         self.undo_stack = self.controller.undo_stack
         self.plots: PlotsPanel | None = None
+        self._plots_pending = False
+        """A run finished and the plots have not drawn it yet (they do in the next event-loop turn)."""
 
         self.tree_model = ModuleTreeModel(self)
         self.tree_model.set_replaced_icon(icons.icon("identity"))
@@ -447,9 +449,10 @@ class MainWindow(QMainWindow):
         self.tree_model.set_run(run)
         # The plots are drawn in the next turn of the event loop, so the tree
         # repaints in between: each turn stays well under 100 ms.
+        self._plots_pending = True
         QTimer.singleShot(0, self._update_plots)
         took = f"{run.total_ms:.0f} ms" if run.total_ms is not None else "—"
-        self.run_label.setText(f"last run {took} on {run.device}")
+        self.run_label.setText(f"last run {took}")
         if run.error is None:
             if self.banner.level == "error":
                 self.banner.hide()
@@ -466,8 +469,9 @@ class MainWindow(QMainWindow):
     def _update_plots(self) -> None:
         """Show the last run in the plots, the run before the edits faintly behind it."""
         session = self.session
-        if session is None or self.controller.closing:
+        if session is None or self.controller.closing or not self._plots_pending:
             return
+        self._plots_pending = False
         self._ensure_plots()
         if self.plots is not None:
             self.plots.set_runs(session.last_run, session.baseline_run if session.replaced else None)
@@ -535,20 +539,30 @@ class MainWindow(QMainWindow):
         self._plots_placeholder.deleteLater()
 
     def save_plot(self) -> None:
-        if self.plots is None:
-            return
+        """Save the plot on screen as a PNG file the user names."""
         path = self.prompts.save_file("Save plot", "plot.png", "PNG image (*.png)")
         if path:
-            self.plots.save_png(path)
-            self.log_panel.append(f"Saved the plot to {path}")
+            self._write_with_plots(path, "the plot", lambda plots: plots.save_png(path))
 
     def export_csv(self) -> None:
-        if self.plots is None:
-            return
+        """Write every module's statistics of the last run to a CSV file the user names."""
         path = self.prompts.save_file("Export statistics", "statistics.csv", "CSV (*.csv)")
         if path:
-            self.plots.export_csv(path)
-            self.log_panel.append(f"Wrote the statistics to {path}")
+            self._write_with_plots(path, "the statistics", lambda plots: plots.export_csv(path))
+
+    def _write_with_plots(self, path: str, what: str, write: Any) -> None:
+        from inspector.core.errors import InspectorError
+
+        if self._plots_pending:  # the last run is not drawn yet: draw it now, it is what is saved
+            self._update_plots()
+        if self.plots is None:
+            return
+        try:
+            write(self.plots)
+        except (InspectorError, OSError) as error:
+            self._report(f"Could not write {what}", str(error), level="warning")
+            return
+        self.log_panel.append(f"Wrote {what} to {path}")
 
     # ================================================================= slots
 
@@ -687,7 +701,7 @@ class MainWindow(QMainWindow):
             self.restoreState(state)
         splitter = settings.value("window/mainSplitter")
         if splitter is None or not self.splitter.restoreState(splitter):
-            self.splitter.setSizes([660, 840])
+            self.splitter.setSizes([720, 780])
 
     def save_settings(self) -> None:
         settings = QSettings()

@@ -324,6 +324,8 @@ class ModuleTreeModel(QAbstractItemModel):
         if first is None:
             return "not run" if column == OUTPUT_SHAPE else ""
         if column == OUTPUT_SHAPE:
+            if not first.output_shapes and self._on_failing_path(node):
+                return "raised"
             text = format_shapes(first.output_shapes)
             return f"{text} ×{calls}" if calls > 1 else text
         stats = first.stats
@@ -336,6 +338,12 @@ class ModuleTreeModel(QAbstractItemModel):
         if column == ZERO:
             return f"{100.0 * stats.zero_fraction:.1f}"
         return ""
+
+    def _on_failing_path(self, node: ModuleNode) -> bool:
+        """The module that raised, or one of the modules whose call it was inside."""
+        failed = self._failed
+        name = node.qualified_name
+        return failed is not None and (not name or failed == name or failed.startswith(name + "."))
 
     def _foreground(self, node: ModuleNode, column: int) -> QBrush | None:
         if self._failed is not None and node.qualified_name == self._failed:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 import torch
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
@@ -95,6 +96,7 @@ def test_closing_after_undoing_everything_does_not_ask(window, prompts):
     assert prompts.titles("confirm") == []
 
 
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:FutureWarning")
 def test_dropping_a_file_opens_it_off_the_gui_thread(open_window, qtbot, tmp_path):
     window = open_window(None)
     assert window.session is None

@@ -8,7 +8,7 @@ only shows it, and says when it no longer matches the model.
 from __future__ import annotations
 
 from PySide6.QtGui import QAction, QFont, QFontDatabase
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPlainTextEdit, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPlainTextEdit, QSizePolicy, QToolButton, QVBoxLayout, QWidget
 
 
 class SummaryPanel(QWidget):
@@ -19,6 +19,9 @@ class SummaryPanel(QWidget):
         self.setObjectName("summaryPanel")
         self.status_label = QLabel(self)
         self.status_label.setObjectName("summaryStatus")
+        self.status_label.setWordWrap(True)
+        # A long error message wraps; it must never widen the window's right side.
+        self.status_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.refresh_button = QToolButton(self)
         self.refresh_button.setObjectName("summaryRefreshButton")
         self.text_edit = QPlainTextEdit(self)
