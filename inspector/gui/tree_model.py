@@ -37,6 +37,12 @@ COLUMNS = ("Name", "Type", "Output shape", "Params", "Mean", "Std", "Zero %")
 NAME, TYPE, OUTPUT_SHAPE, PARAMS, MEAN, STD, ZERO = range(len(COLUMNS))
 RESULT_COLUMNS = (OUTPUT_SHAPE, MEAN, STD, ZERO)
 
+# Computed once: the view asks for flags twice per row when it lays out, and
+# or-ing enum members in Python costs more than the rest of the call.
+_ITEM_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+_NO_FLAGS = Qt.ItemFlag.NoItemFlags
+_NUMBER_ALIGNMENT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+
 QUALIFIED_NAME_ROLE = Qt.ItemDataRole.UserRole
 """Column 0 carries the module's qualified name (``""`` for the root) in this role."""
 
@@ -277,9 +283,7 @@ class ModuleTreeModel(QAbstractItemModel):
         return None
 
     def flags(self, index: Index) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+        return _ITEM_FLAGS if index.isValid() else _NO_FLAGS
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
@@ -307,7 +311,7 @@ class ModuleTreeModel(QAbstractItemModel):
         if role == Qt.ItemDataRole.DecorationRole and column == NAME and node.replaced:
             return self._replaced_icon
         if role == Qt.ItemDataRole.TextAlignmentRole and column >= PARAMS:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            return _NUMBER_ALIGNMENT
         return None
 
     def _display(self, node: ModuleNode, column: int) -> str:

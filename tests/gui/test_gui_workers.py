@@ -53,7 +53,7 @@ def test_cancel_stops_the_run_between_modules(open_window, qtbot):
 
 def test_edits_and_a_second_run_wait_for_the_run(open_window, qtbot):
     window = start_slow_run(open_window, qtbot)
-    window.tree.setCurrentIndex(window.proxy.mapFromSource(window.tree_model.index_of("linear")))
+    assert window.select_module("linear")
     for name in ("actionReplaceIdentity", "actionRestoreAll", "actionUndo", "actionRun", "actionOpenModel"):
         assert not window.actions[name].isEnabled(), name
     assert window.replace_current_with_identity() is False  # even when called directly
@@ -77,7 +77,7 @@ def test_closing_mid_run_cancels_and_waits(open_window, qtbot):
 
 
 def test_closing_with_unsaved_edits_asks_first(window, prompts):
-    window.tree.setCurrentIndex(window.proxy.mapFromSource(window.tree_model.index_of("fc")))
+    assert window.select_module("fc")
     window.actions["actionReplaceIdentity"].trigger()
     prompts.confirm_answer = False
     assert window.close() is False
@@ -89,7 +89,7 @@ def test_closing_with_unsaved_edits_asks_first(window, prompts):
 
 
 def test_closing_after_undoing_everything_does_not_ask(window, prompts):
-    window.tree.setCurrentIndex(window.proxy.mapFromSource(window.tree_model.index_of("fc")))
+    assert window.select_module("fc")
     window.actions["actionReplaceIdentity"].trigger()
     window.actions["actionUndo"].trigger()
     assert window.close() is True
@@ -152,7 +152,7 @@ def test_an_unknown_model_is_a_message(open_window):
 
 
 def test_opening_another_model_with_edits_asks_first(window, prompts, qtbot):
-    window.tree.setCurrentIndex(window.proxy.mapFromSource(window.tree_model.index_of("fc")))
+    assert window.select_module("fc")
     window.actions["actionReplaceIdentity"].trigger()
     prompts.confirm_answer = False
     assert window.open_model("resnet18") is False

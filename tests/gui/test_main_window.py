@@ -269,6 +269,7 @@ def test_search_keeps_the_ancestors_of_matches(window, qtbot):
     search(window, qtbot, "BatchNorm")  # the type matches too, case-insensitively
     assert view_index(window, "layer1.0.bn1").isValid()
     window.search_edit.clear()
+    model = window.tree.model()
     assert model.rowCount(model.index(0, 0)) == len(list(window.session.model.children()))
     search(window, qtbot, "layer2.0.bn1")
     window.plots.sig_module_clicked.emit("fc")  # selecting a filtered-out module clears the search
