@@ -15,28 +15,15 @@ imported by the first load, behind it.
 
 from __future__ import annotations
 
-import json
 import os
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import (
-    QHeaderView,
-    QLabel,
-    QLineEdit,
-    QMainWindow,
-    QMenu,
-    QSplitter,
-    QTabWidget,
-    QToolBar,
-    QTreeView,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QLabel, QMainWindow, QMenu, QSplitter, QTabWidget, QToolBar, QVBoxLayout, QWidget
 
 from inspector.gui import actions as actions_mod
-from inspector.gui import icons
+from inspector.gui import icons, settings
 from inspector.gui.controller import SessionController
 from inspector.gui.panels.banner import MessageBanner
 from inspector.gui.panels.details import DetailsPanel
@@ -44,7 +31,8 @@ from inspector.gui.panels.input_panel import InputPanel
 from inspector.gui.panels.log import LogPanel
 from inspector.gui.panels.summary import SummaryPanel
 from inspector.gui.prompts import Prompts
-from inspector.gui.tree_model import COLUMNS, QUALIFIED_NAME_ROLE, ModuleFilterProxy, ModuleTreeModel, format_shapes
+from inspector.gui.panels.module_tree import ModuleTreePanel
+from inspector.gui.tree_model import format_shapes
 
 if TYPE_CHECKING:
     from inspector.core.edits import Edit
@@ -55,10 +43,6 @@ if TYPE_CHECKING:
 
 SELECTION_DELAY_MS = 60
 """Plots follow the tree's selection at most this often (arrow keys repeat faster)."""
-SEARCH_DELAY_MS = 150
-"""The search filters once typing pauses this long."""
-MAX_RECENT = 10
-COLUMN_WIDTHS = (158, 118, 132, 86, 76, 72, 56)
 PLOTS_TAB, DETAILS_TAB, SUMMARY_TAB, LOG_TAB = range(4)
 
 
@@ -84,10 +68,6 @@ class MainWindow(QMainWindow):
         self._plots_pending = False
         """A run finished and the plots have not drawn it yet (they do in the next event-loop turn)."""
 
-        self.tree_model = ModuleTreeModel(self)
-        self.tree_model.set_replaced_icon(icons.icon("identity"))
-        self.proxy = ModuleFilterProxy(self)
-        """Filters the tree while a search is typed; detached otherwise (see :meth:`_show_model`)."""
         self._build_widgets()
         self.actions = actions_mod.create_actions(self, self._action_slots())
         self._build_menus()
@@ -96,40 +76,20 @@ class MainWindow(QMainWindow):
         self._selection_timer = QTimer(self)
         self._selection_timer.setSingleShot(True)
         self._selection_timer.setInterval(SELECTION_DELAY_MS)
-        self._search_timer = QTimer(self)
-        self._search_timer.setSingleShot(True)
-        self._search_timer.setInterval(SEARCH_DELAY_MS)
         self._connect()
-        self._restore_settings()
+        settings.restore_window(self, self.splitter)
         self.update_actions()
 
     # ================================================================= building
 
     def _build_widgets(self) -> None:
         self.banner = MessageBanner(self)
-        self.search_edit = QLineEdit(self)
-        self.search_edit.setObjectName("moduleSearch")
-        self.search_edit.setPlaceholderText("Filter modules by name or type (Ctrl+F)")
-        self.search_edit.setClearButtonEnabled(True)
-        self.tree = QTreeView(self)
-        self.tree.setObjectName("moduleTree")
-        self.tree.setModel(self.tree_model)
-        self.tree.setUniformRowHeights(True)  # lets the view skip measuring 10,000 rows
-        self.tree.setAlternatingRowColors(True)
-        self.tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        self.tree.setSelectionMode(QTreeView.SelectionMode.SingleSelection)
-        self.tree.setAllColumnsShowFocus(True)
-        header = self.tree.header()
-        header.setStretchLastSection(False)
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        for column, width in enumerate(COLUMN_WIDTHS):
-            self.tree.setColumnWidth(column, width)
-        left = QWidget(self)
-        left_layout = QVBoxLayout(left)
-        left_layout.setContentsMargins(6, 6, 0, 6)
-        left_layout.setSpacing(4)
-        left_layout.addWidget(self.search_edit)
-        left_layout.addWidget(self.tree, 1)
+        self.tree_panel = ModuleTreePanel(self)
+        self.tree_panel.tree_model.set_replaced_icon(icons.icon("identity"))
+        self.tree = self.tree_panel.tree
+        self.tree_model = self.tree_panel.tree_model
+        self.proxy = self.tree_panel.proxy
+        self.search_edit = self.tree_panel.search_edit
 
         self.input_panel = InputPanel(self)
         self.input_panel.choose_image = lambda: self.prompts.choose_image()
@@ -154,7 +114,7 @@ class MainWindow(QMainWindow):
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
         self.splitter.setObjectName("mainSplitter")
-        self.splitter.addWidget(left)
+        self.splitter.addWidget(self.tree_panel)
         self.splitter.addWidget(right)
         self.splitter.setStretchFactor(0, 0)
         self.splitter.setStretchFactor(1, 1)
@@ -185,9 +145,9 @@ class MainWindow(QMainWindow):
             "actionRestoreAll": self.restore_all,
             "actionRun": self.start_run,
             "actionCancel": self.cancel_run,
-            "actionFind": self._on_find_triggered,
+            "actionFind": self.tree_panel.focus_search,
             "actionExpandAll": self.tree.expandAll,
-            "actionCollapseAll": self._collapse_tree,
+            "actionCollapseAll": self.tree_panel.collapse,
             "actionSavePlot": self.save_plot,
             "actionExportCsv": self.export_csv,
             "actionRefreshSummary": self.refresh_summary,
@@ -218,9 +178,8 @@ class MainWindow(QMainWindow):
         self._fill_recent_menu()
 
     def _connect(self) -> None:
-        self.search_edit.textChanged.connect(self._on_search_edit_changed)
-        self.tree.selectionModel().currentChanged.connect(self._on_tree_current_changed)
-        self.tree.customContextMenuRequested.connect(self._on_tree_context_menu_requested)
+        self.tree_panel.sig_current_changed.connect(self._on_tree_panel_current_changed)
+        self.tree_panel.sig_context_menu_requested.connect(self._on_tree_panel_context_menu_requested)
         self.controller.sig_session_opened.connect(self._on_controller_session_opened)
         self.controller.sig_edited.connect(self._on_controller_edited)
         self.controller.sig_busy_changed.connect(self._on_controller_busy_changed)
@@ -234,7 +193,6 @@ class MainWindow(QMainWindow):
         self.input_panel.sig_changed.connect(self.summary_panel.mark_stale)
         self.tabs.currentChanged.connect(self._on_tabs_current_changed)
         self._selection_timer.timeout.connect(self._on_selection_timer_timeout)
-        self._search_timer.timeout.connect(self._apply_search)
 
     # ================================================================= state
 
@@ -288,27 +246,11 @@ class MainWindow(QMainWindow):
 
     def current_module(self) -> str | None:
         """Qualified name of the tree's current module (``""`` is the root), None when none."""
-        index = self.tree.currentIndex()
-        if not index.isValid():
-            return None
-        return index.siblingAtColumn(0).data(QUALIFIED_NAME_ROLE)
+        return self.tree_panel.current_module()
 
     def select_module(self, name: str) -> bool:
         """Make a module the tree's current one and scroll to it; False when it is not in the tree."""
-        source = self.tree_model.index_of(name)
-        if not source.isValid():
-            return False
-        index = self._view_index(source)
-        if not index.isValid():  # filtered out by the search: clear the search to show it
-            self.search_edit.clear()
-            self._apply_search()
-            index = self._view_index(source)
-        self.tree.setCurrentIndex(index)
-        self.tree.selectionModel().select(
-            index, QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
-        )
-        self.tree.scrollTo(index)
-        return True
+        return self.tree_panel.select_module(name)
 
     # ================================================================= models
 
@@ -327,18 +269,16 @@ class MainWindow(QMainWindow):
             self.open_model(name)
 
     def choose_and_open_file(self) -> None:
-        settings = QSettings()
-        path = self.prompts.open_model_file(str(settings.value("paths/lastModelDir", "")))
+        path = self.prompts.open_model_file(settings.last_model_folder())
         if path:
-            settings.setValue("paths/lastModelDir", os.path.dirname(path.split(":")[0]))
+            settings.remember_model_folder(os.path.dirname(path.split(":")[0]))
             self.open_model(path)
 
     def _on_controller_session_opened(self, session: Session, tree: ModuleNode) -> None:
         from inspector.core.devices import available_devices
 
         self.tree_model.set_tree(tree)
-        self.search_edit.clear()
-        self.tree.expand(self.tree.model().index(0, 0))
+        self.tree_panel.show_new_tree()
         if self.plots is not None:
             self.plots.clear()
         else:  # in the next turn of the event loop: the tree is shown first
@@ -366,7 +306,6 @@ class MainWindow(QMainWindow):
         if session.read_only:
             self.banner.show_message("Read-only model", "TorchScript modules take no hooks and no edits: the tree "
                                      "and output shapes are shown, per-layer records are not.", level="info")
-        self.tree.setCurrentIndex(self.tree.model().index(0, 0))
         self._show_status(f"Opened {session.source}", 5000)
         self.update_actions()
         if self.tabs.currentIndex() == SUMMARY_TAB:
@@ -566,61 +505,7 @@ class MainWindow(QMainWindow):
 
     # ================================================================= slots
 
-    def _on_search_edit_changed(self, text: str) -> None:
-        if text.strip():
-            self._search_timer.start()  # filter once typing pauses: each pass walks the whole tree
-        else:
-            self._apply_search()
-
-    def _apply_search(self) -> None:
-        self._search_timer.stop()
-        text = self.search_edit.text()
-        if self.proxy.search == text.strip().lower():
-            return
-        self.proxy.set_search(text)
-        self._show_model(filtered=bool(text.strip()))
-        if text.strip():
-            self.tree.expandAll()
-        current = self.tree.currentIndex()
-        if current.isValid():
-            self.tree.scrollTo(current)
-
-    def _show_model(self, *, filtered: bool) -> None:
-        """Show the tree through the search proxy while filtering, and directly otherwise.
-
-        The proxy asks Python about every row it maps and every result it
-        forwards: for a 10,000-module model that doubled the time to show the
-        tree. Without a search it is detached and costs nothing.
-        """
-        wanted = self.proxy if filtered else self.tree_model
-        if self.tree.model() is wanted:
-            return
-        current = self.current_module()
-        widths = self.tree.header().saveState()
-        if filtered:
-            self.proxy.setSourceModel(self.tree_model)
-        old_selection = self.tree.selectionModel()
-        self.tree.setModel(wanted)
-        old_selection.deleteLater()
-        if not filtered:
-            self.proxy.setSourceModel(None)
-        self.tree.header().restoreState(widths)
-        self.tree.selectionModel().currentChanged.connect(self._on_tree_current_changed)
-        self.tree.expand(wanted.index(0, 0))
-        if current is not None:
-            index = self._view_index(self.tree_model.index_of(current))
-            if index.isValid():
-                self.tree.setCurrentIndex(index)
-        else:
-            self._on_tree_current_changed(QModelIndex(), QModelIndex())
-
-    def _view_index(self, source: QModelIndex) -> QModelIndex:
-        """The tree view's index of a tree-model index (invalid when the search hides it)."""
-        if self.tree.model() is self.proxy:
-            return self.proxy.mapFromSource(source)
-        return source
-
-    def _on_tree_current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+    def _on_tree_panel_current_changed(self, _name: str | None) -> None:
         self._show_details()
         self.update_actions()
         self._selection_timer.start()
@@ -653,12 +538,9 @@ class MainWindow(QMainWindow):
                 menu.addAction(self.actions[entry])
         return menu
 
-    def _on_tree_context_menu_requested(self, position: Any) -> None:
-        index = self.tree.indexAt(position)
-        if index.isValid():
-            self.tree.setCurrentIndex(index)
+    def _on_tree_panel_context_menu_requested(self, position: QPoint) -> None:
         menu = self.context_menu()
-        menu.exec(self.tree.viewport().mapToGlobal(position))
+        menu.exec(position)
         menu.deleteLater()
 
     def _on_undo_stack_index_changed(self, _index: int) -> None:
@@ -671,14 +553,6 @@ class MainWindow(QMainWindow):
     def _on_tabs_current_changed(self, index: int) -> None:
         if index == SUMMARY_TAB and self.summary_panel.stale:
             self.refresh_summary()
-
-    def _on_find_triggered(self) -> None:
-        self.search_edit.setFocus()
-        self.search_edit.selectAll()
-
-    def _collapse_tree(self) -> None:
-        self.tree.collapseAll()
-        self.tree.expand(self.tree.model().index(0, 0))
 
     def _on_about_triggered(self) -> None:
         self.prompts.inform("About Model Inspector", "Model Inspector: look inside PyTorch models. Replace any "
@@ -708,40 +582,19 @@ class MainWindow(QMainWindow):
         self.setWindowModified(not self.undo_stack.isClean())
 
     def _remember_recent(self, source: str, arch: str | None) -> None:
-        settings = QSettings()
-        entries = [e for e in _read_recent(settings) if e.get("source") != source]
-        entries.insert(0, {"source": source, "arch": arch})
-        settings.setValue("recent/models", json.dumps(entries[:MAX_RECENT]))
+        settings.remember_model(source, arch)
         self._fill_recent_menu()
 
     def _fill_recent_menu(self) -> None:
         self.recent_menu.clear()
-        entries = _read_recent(QSettings())
+        entries = settings.recent_models()
         for entry in entries:
-            source, arch = str(entry.get("source", "")), entry.get("arch")
-            action = self.recent_menu.addAction(source + (f" (as {arch})" if arch else ""))
-            action.triggered.connect(lambda _checked=False, s=source, a=arch: self.open_model(s, arch=a))
+            action = self.recent_menu.addAction(entry.label)
+            action.triggered.connect(lambda _checked=False, e=entry: self.open_model(e.source, arch=e.arch))
         self.recent_menu.setEnabled(bool(entries))
 
-    def _restore_settings(self) -> None:
-        settings = QSettings()
-        geometry = settings.value("window/geometry")
-        if geometry is not None:
-            self.restoreGeometry(geometry)
-        else:
-            self.resize(1500, 920)
-        state = settings.value("window/state")
-        if state is not None:
-            self.restoreState(state)
-        splitter = settings.value("window/mainSplitter")
-        if splitter is None or not self.splitter.restoreState(splitter):
-            self.splitter.setSizes([720, 780])
-
     def save_settings(self) -> None:
-        settings = QSettings()
-        settings.setValue("window/geometry", self.saveGeometry())
-        settings.setValue("window/state", self.saveState())
-        settings.setValue("window/mainSplitter", self.splitter.saveState())
+        settings.save_window(self, self.splitter)
 
     # ================================================================= Qt events
 
@@ -764,10 +617,3 @@ class MainWindow(QMainWindow):
             event.acceptProposedAction()
             self.open_model(paths[0])
 
-
-def _read_recent(settings: QSettings) -> list[dict[str, Any]]:
-    try:
-        entries = json.loads(str(settings.value("recent/models", "[]")))
-    except ValueError:
-        return []
-    return [e for e in entries if isinstance(e, dict) and e.get("source")] if isinstance(entries, list) else []
