@@ -65,6 +65,11 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("actionOpenFile", "&Open File…", QKeySequence.StandardKey.Open,
                "Open a .pt/.pth/.ts/.pt2 file or a Python file with a model factory",
                lambda s: not s.busy, icon="open"),
+    ActionSpec("actionOpenSession", "Open &Session…", "Ctrl+Shift+O",
+               "Open a saved session: the model, its edits, the input and the device", lambda s: not s.busy),
+    ActionSpec("actionSaveSession", "Sa&ve Session As…", QKeySequence.StandardKey.Save,
+               "Save the model's source, its edits, the input and the device to a session file",
+               lambda s: s.has_model and not s.busy),
     ActionSpec("actionQuit", "&Quit", QKeySequence.StandardKey.Quit, "Close the window", lambda s: True),
     ActionSpec("actionUndo", "&Undo", QKeySequence.StandardKey.Undo, "Undo the last edit",
                lambda s: s.can_undo and not s.busy, icon="undo",
@@ -105,8 +110,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
 ACTIONS_BY_ID: Mapping[str, ActionSpec] = {spec.id: spec for spec in ACTIONS}
 
 MENUS: tuple[tuple[str, tuple[str | None, ...]], ...] = (
-    ("&File", ("actionOpenModel", "actionOpenFile", "@recent", None, "actionSavePlot", "actionExportCsv",
-               None, "actionQuit")),
+    ("&File", ("actionOpenModel", "actionOpenFile", "@recent", None, "actionOpenSession", "actionSaveSession",
+               None, "actionSavePlot", "actionExportCsv", None, "actionQuit")),
     ("&Edit", ("actionUndo", "actionRedo", None, "actionReplaceIdentity", "actionRestoreOriginal",
                "actionRestoreAll")),
     ("&View", ("actionFind", "actionExpandAll", "actionCollapseAll", None, "actionRefreshSummary")),

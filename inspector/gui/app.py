@@ -59,35 +59,15 @@ def main(model: str | None = "resnet18", arch: str | None = None, trust: bool = 
          session: str | None = None) -> int:
     """Run the app until its window closes; returns the exit status.
 
-    ``session``: a saved session file to open instead of ``model``, when the
-    core can read session files.
+    ``session``: a saved session file (``.inspector.json``) to open instead of ``model``.
     """
     app = application()
     window = MainWindow()
     window.show()
     if session:
-        QTimer.singleShot(0, lambda: _open_session_file(window, session))
+        QTimer.singleShot(0, lambda: window.open_session_file(session))
     elif model:
         # After the first paint: the worker imports torch and builds the model behind a visible window.
         QTimer.singleShot(0, lambda: window.open_model(model, arch=arch, trust=trust))
     return app.exec()
 
-
-def _open_session_file(window: MainWindow, path: str) -> None:
-    try:
-        from inspector.core.session_file import open_session  # type: ignore[import-not-found]
-    except ImportError:
-        window.log_panel.append(f"Session files cannot be read by this version; {path} was not opened", "error")
-        return
-    from inspector.core.errors import InspectorError
-
-    try:
-        session, problems = open_session(path)
-    except InspectorError as error:
-        window.banner.show_message(f"Could not open {path}", str(error))
-        return
-    window.set_session(session)
-    for problem in problems:
-        window.log_panel.append(problem, "warning")
-    if problems:
-        window.banner.show_message(f"Opened {path} with problems", "\n".join(problems), level="warning")

@@ -62,13 +62,26 @@ class SessionController(QObject):
         self._closing = False
         self._edit_refused = False
         self._skip_discard = False
+        self._lenders: set[str] = set()
+        """Other parts of the window using the model now (a sweep, a comparison)."""
 
     # ----------------------------------------------------------------- state
 
     @property
     def busy(self) -> bool:
-        """True while a worker uses the model (opening, running, summarising)."""
-        return self._task is not None
+        """True while a worker uses the model (opening, running, summarising, or a panel's sweep)."""
+        return self._task is not None or bool(self._lenders)
+
+    def set_borrowed(self, borrower: str, borrowed: bool) -> None:
+        """Another part of the window runs the model on its own worker (a sweep swaps modules in and
+        out): while it does, no edit, run, load or summary may start."""
+        was = self.busy
+        if borrowed:
+            self._lenders.add(borrower)
+        else:
+            self._lenders.discard(borrower)
+        if self.busy != was:
+            self.sig_busy_changed.emit(self.busy)
 
     @property
     def task_kind(self) -> str:
@@ -303,7 +316,7 @@ class SessionController(QObject):
     def _end(self) -> None:
         if self._task is not None:
             self._task, self._task_kind = None, ""
-            self.sig_busy_changed.emit(False)
+            self.sig_busy_changed.emit(self.busy)
 
     def _on_worker_thread_finished(self) -> None:
         worker = self.sender()

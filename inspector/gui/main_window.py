@@ -24,6 +24,7 @@ from PySide6.QtWidgets import QLabel, QMainWindow, QMenu, QSplitter, QTabWidget,
 
 from inspector.gui import actions as actions_mod
 from inspector.gui import icons, settings
+from inspector.gui.analysis_tabs import AnalysisTabs
 from inspector.gui.controller import SessionController
 from inspector.gui.panels.banner import MessageBanner
 from inspector.gui.panels.details import DetailsPanel
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
 
 SELECTION_DELAY_MS = 60
 """Plots follow the tree's selection at most this often (arrow keys repeat faster)."""
-PLOTS_TAB, DETAILS_TAB, SUMMARY_TAB, LOG_TAB = range(4)
+PLOTS_TAB = 0
 
 
 class MainWindow(QMainWindow):
@@ -65,6 +66,8 @@ class MainWindow(QMainWindow):
         self.controller = SessionController(prompts if prompts is not None else Prompts(self), self)
         self.undo_stack = self.controller.undo_stack
         self.plots: PlotsPanel | None = None
+        self.analysis: AnalysisTabs | None = None
+        """The Compare and Sweep tabs, created with the plots."""
         self._plots_pending = False
         """A run finished and the plots have not drawn it yet (they do in the next event-loop turn)."""
 
@@ -137,6 +140,8 @@ class MainWindow(QMainWindow):
         return {
             "actionOpenModel": self.choose_and_open_model,
             "actionOpenFile": self.choose_and_open_file,
+            "actionOpenSession": self.choose_and_open_session,
+            "actionSaveSession": self.save_session,
             "actionQuit": self.close,
             "actionUndo": self.undo,
             "actionRedo": self.redo,
@@ -274,11 +279,60 @@ class MainWindow(QMainWindow):
             settings.remember_model_folder(os.path.dirname(path.split(":")[0]))
             self.open_model(path)
 
+    def choose_and_open_session(self) -> None:
+        path = self.prompts.open_session_file(settings.last_model_folder())
+        if path:
+            self.open_session_file(path)
+
+    def open_session_file(self, path: str) -> bool:
+        """Open a saved session (model, edits, input, device); what could not be restored is listed."""
+        from inspector.gui import session_io
+
+        if self.busy or not self.controller.may_discard_edits():
+            return False
+        opened = session_io.open_session_file(self.prompts, path)
+        if opened.session is None:
+            if opened.error:
+                self._report(f"Could not open {path}", opened.error)
+            return False
+        settings.remember_model_folder(os.path.dirname(path))
+        self.controller.set_session(opened.session)
+        if opened.problems:
+            self._report(f"Opened {path}, not all of it", "\n".join(opened.problems), level="warning")
+        self.log_panel.append(f"Opened the session {path}")
+        return True
+
+    def save_session(self) -> bool:
+        """Save the model's source, edits, input and device to a session file; the edits count as saved."""
+        from inspector.core.errors import InspectorError
+        from inspector.gui import session_io
+
+        session = self.session
+        if session is None or self.busy:
+            return False
+        try:
+            session.set_input(self.input_panel.spec())
+        except InspectorError:
+            pass  # the session keeps the last input that worked
+        session.mode = self.input_panel.mode()
+        path, error = session_io.save_session_as(self.prompts, session, settings.last_model_folder())
+        if error:
+            self._report("Session not saved", error)
+            return False
+        if path is None:
+            return False
+        self.undo_stack.setClean()
+        self.log_panel.append(f"Saved the session to {path}")
+        self._show_status(f"Saved {path}", 5000)
+        return True
+
     def _on_controller_session_opened(self, session: Session, tree: ModuleNode) -> None:
         from inspector.core.devices import available_devices
 
         self.tree_model.set_tree(tree)
         self.tree_panel.show_new_tree()
+        if self.analysis is not None:
+            self.analysis.set_session(session)
         if self.plots is not None:
             self.plots.clear()
         else:  # in the next turn of the event loop: the tree is shown first
@@ -308,7 +362,7 @@ class MainWindow(QMainWindow):
                                      "and output shapes are shown, per-layer records are not.", level="info")
         self._show_status(f"Opened {session.source}", 5000)
         self.update_actions()
-        if self.tabs.currentIndex() == SUMMARY_TAB:
+        if self.tabs.currentWidget() is self.summary_panel:
             self.refresh_summary()
         self.sig_model_loaded.emit(session.source)
 
@@ -338,6 +392,8 @@ class MainWindow(QMainWindow):
         self.tree_model.refresh_paths(session.tree(), [swap.path for swap in edit.swaps])
         self.tree_model.set_stale(session.last_run is not None)
         self.summary_panel.mark_stale()
+        if self.analysis is not None:
+            self.analysis.model_edited()
         self.log_panel.append(edit.text)
         self._show_status(edit.text, 4000)
         if current is not None and self.current_module() == current:
@@ -415,6 +471,8 @@ class MainWindow(QMainWindow):
         if self.plots is not None:
             self.plots.set_runs(session.last_run, session.baseline_run if session.replaced else None)
             self.plots.select_module(self.current_module() or None)
+        if self.analysis is not None:
+            self.analysis.run_shown(session)
 
     def _show_run_error(self, run: ProbeRun, done: int) -> None:
         error = run.error
@@ -474,6 +532,7 @@ class MainWindow(QMainWindow):
         current = self.tabs.currentIndex()
         self.tabs.removeTab(PLOTS_TAB)
         self.tabs.insertTab(PLOTS_TAB, self.plots, "Plots")
+        self.analysis = AnalysisTabs(self, self.tabs.indexOf(self.log_panel))
         self.tabs.setCurrentIndex(current)
         self._plots_placeholder.deleteLater()
 
@@ -551,7 +610,7 @@ class MainWindow(QMainWindow):
         self._update_title()
 
     def _on_tabs_current_changed(self, index: int) -> None:
-        if index == SUMMARY_TAB and self.summary_panel.stale:
+        if self.tabs.widget(index) is self.summary_panel and self.summary_panel.stale:
             self.refresh_summary()
 
     def _on_about_triggered(self) -> None:
@@ -603,6 +662,8 @@ class MainWindow(QMainWindow):
         if not self.controller.may_discard_edits():
             event.ignore()
             return
+        if self.analysis is not None:
+            self.analysis.shut_down()
         self.controller.shut_down()
         self.save_settings()
         event.accept()

@@ -76,6 +76,13 @@ class Prompts:
             return f"{path}:{factory.strip()}" if ok and factory.strip() else None
         return path or None
 
+    def open_session_file(self, directory: str) -> str | None:
+        """A saved session (``.inspector.json``) to open."""
+        from inspector.gui.session_io import SESSION_FILTER
+
+        path, _ = QFileDialog.getOpenFileName(self.parent, "Open session", directory, SESSION_FILTER)
+        return path or None
+
     def choose_image(self) -> str | None:
         path, _ = QFileDialog.getOpenFileName(self.parent, "Sample image", "", IMAGE_FILTER)
         return path or None

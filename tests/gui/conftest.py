@@ -28,6 +28,7 @@ class ScriptedPrompts:
         self.file: str | None = None
         self.image: str | None = None
         self.save_path: str | None = None
+        self.session_file: str | None = None
 
     def titles(self, kind: str) -> list[str]:
         return [question[1] for question in self.asked if question[0] == kind]
@@ -51,6 +52,10 @@ class ScriptedPrompts:
     def open_model_file(self, directory: str) -> str | None:
         self.asked.append(("file", directory))
         return self.file
+
+    def open_session_file(self, directory: str) -> str | None:
+        self.asked.append(("session", directory))
+        return self.session_file
 
     def choose_image(self) -> str | None:
         self.asked.append(("image",))

@@ -1,0 +1,62 @@
+"""The Compare and Sweep tabs, wired to the window.
+
+Both panels run the model on workers of their own (a sweep swaps modules in
+and out of the live model), so while one works the window's controller
+counts the model as borrowed: no edit, run, load or summary starts, and the
+panels in turn start nothing while the controller is busy. They are created
+with the plots, once pyqtgraph is imported.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from inspector.core.session import Session
+    from inspector.gui.main_window import MainWindow
+
+
+class AnalysisTabs:
+    """Owns the Compare and Sweep panels of one window and their connections."""
+
+    def __init__(self, window: MainWindow, index: int) -> None:
+        from inspector.gui.panels.compare import ComparePanel
+        from inspector.gui.panels.sweep import SweepPanel
+
+        self.window = window
+        self.compare = ComparePanel(window)
+        self.sweep = SweepPanel(window)
+        window.tabs.insertTab(index, self.compare, "Compare")
+        window.tabs.insertTab(index + 1, self.sweep, "Sweep")
+        controller = window.controller
+        for borrower, panel in (("compare", self.compare), ("sweep", self.sweep)):
+            controller.sig_busy_changed.connect(panel.set_busy)
+            panel.sig_busy_changed.connect(
+                lambda busy, borrower=borrower: controller.set_borrowed(borrower, busy)
+            )
+            panel.sig_module_clicked.connect(window.select_module)
+            panel.set_session(controller.session)
+            panel.set_busy(controller.busy)
+        self.sweep.sig_edit_requested.connect(self._on_sweep_edit_requested)
+
+    def set_session(self, session: Session | None) -> None:
+        """A new model is open: both panels start over on it."""
+        self.compare.set_session(session)
+        self.sweep.set_session(session)
+
+    def model_edited(self) -> None:
+        self.sweep.mark_stale()
+
+    def run_shown(self, session: Session) -> None:
+        """After a run with edits in place: the comparison of the two runs the session already has."""
+        if session.replaced and session.baseline_run is not None and session.last_run is not None:
+            self.compare.set_runs(session.baseline_run, session.last_run)
+
+    def shut_down(self) -> None:
+        """Stop both panels' workers and wait for them (before the window closes)."""
+        self.compare.shut_down()
+        self.sweep.shut_down()
+
+    def _on_sweep_edit_requested(self, name: str) -> None:
+        if self.window.select_module(name):
+            self.window.replace_current_with_identity()
