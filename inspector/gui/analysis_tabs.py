@@ -45,6 +45,7 @@ class AnalysisTabs:
         self.sweep.set_session(session)
 
     def model_edited(self) -> None:
+        """The model changed: a shown sweep no longer describes it."""
         self.sweep.mark_stale()
 
     def run_shown(self, session: Session) -> None:

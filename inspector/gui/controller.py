@@ -196,11 +196,13 @@ class SessionController(QObject):
                                                          self._on_edit_refused))
 
     def restore(self, path: str) -> bool:
+        """Put the original module back at ``path``; False when busy or refused."""
         if self.session is None or self.busy or not path:
             return False
         return self._push(commands.restore(self.session, path, self.sig_edited.emit, self._on_edit_refused))
 
     def restore_all(self) -> bool:
+        """Put every replaced module back; False when busy or refused."""
         if self.session is None or self.busy:
             return False
         return self._push(commands.restore_all(self.session, self.sig_edited.emit, self._on_edit_refused))

@@ -208,6 +208,7 @@ class MainWindow(QMainWindow):
 
     @prompts.setter
     def prompts(self, prompts: Any) -> None:
+        """Asks the user (confirm, trust, architecture, files); tests put in their own answers."""
         self.controller.prompts = prompts
 
     @property
@@ -226,6 +227,7 @@ class MainWindow(QMainWindow):
         return self.controller.running
 
     def ui_state(self) -> actions_mod.UiState:
+        """What the actions need to know to be enabled or not, now."""
         session = self.session
         current = self.current_module()
         replaced = session.replaced if session is not None else []
@@ -268,18 +270,21 @@ class MainWindow(QMainWindow):
         return started
 
     def choose_and_open_model(self) -> None:
+        """Let the user pick a torchvision model in the zoo dialog and open it."""
         arch = self.session.loaded.arch if self.session is not None else None
         name = self.prompts.choose_model(arch)
         if name:
             self.open_model(name)
 
     def choose_and_open_file(self) -> None:
+        """Let the user pick a model file (or a Python factory) and open it."""
         path = self.prompts.open_model_file(settings.last_model_folder())
         if path:
             settings.remember_model_folder(os.path.dirname(path.split(":")[0]))
             self.open_model(path)
 
     def choose_and_open_session(self) -> None:
+        """Let the user pick a saved session file and open it."""
         path = self.prompts.open_session_file(settings.last_model_folder())
         if path:
             self.open_session_file(path)
@@ -377,6 +382,7 @@ class MainWindow(QMainWindow):
         return self.controller.restore(self.current_module() or "")
 
     def restore_all(self) -> bool:
+        """Put every replaced module back (one undoable edit)."""
         return self.controller.restore_all()
 
     def undo(self) -> bool:
@@ -653,6 +659,7 @@ class MainWindow(QMainWindow):
         self.recent_menu.setEnabled(bool(entries))
 
     def save_settings(self) -> None:
+        """Remember the window's geometry and splitter sizes."""
         settings.save_window(self, self.splitter)
 
     # ================================================================= Qt events

@@ -67,6 +67,7 @@ class Prompts:
             dialog.deleteLater()
 
     def open_model_file(self, directory: str) -> str | None:
+        """A model file, or ``file.py:factory`` for a Python file; None when cancelled."""
         path, _ = QFileDialog.getOpenFileName(self.parent, "Open model file", directory, MODEL_FILE_FILTER)
         if path.endswith(".py"):
             factory, ok = QInputDialog.getText(
@@ -84,12 +85,15 @@ class Prompts:
         return path or None
 
     def choose_image(self) -> str | None:
+        """An image file for the image fill; None when cancelled."""
         path, _ = QFileDialog.getOpenFileName(self.parent, "Sample image", "", IMAGE_FILTER)
         return path or None
 
     def save_file(self, title: str, suggested: str, file_filter: str) -> str | None:
+        """Where to write a file; None when cancelled."""
         path, _ = QFileDialog.getSaveFileName(self.parent, title, suggested, file_filter)
         return path or None
 
     def inform(self, title: str, text: str) -> None:
+        """Tell the user something that needs no answer."""
         QMessageBox.information(self.parent, title, text)

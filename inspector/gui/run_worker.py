@@ -60,6 +60,7 @@ class Worker(QThread):
 
     @property
     def cancel_requested(self) -> bool:
+        """True once :meth:`cancel` was called."""
         return self._stop.is_set()
 
     def run(self) -> None:

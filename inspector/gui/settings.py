@@ -26,6 +26,7 @@ class RecentModel:
 
     @property
     def label(self) -> str:
+        """How the File > Open Recent menu names it."""
         return self.source + (f" (as {self.arch})" if self.arch else "")
 
 
@@ -67,6 +68,7 @@ def restore_window(window: QMainWindow, splitter: QSplitter) -> None:
 
 
 def save_window(window: QMainWindow, splitter: QSplitter) -> None:
+    """Remember the window's geometry, toolbar state and splitter sizes."""
     settings = QSettings()
     settings.setValue("window/geometry", window.saveGeometry())
     settings.setValue("window/state", window.saveState())
@@ -74,8 +76,10 @@ def save_window(window: QMainWindow, splitter: QSplitter) -> None:
 
 
 def last_model_folder() -> str:
+    """The folder of the last model or session file opened (file dialogs start there)."""
     return str(QSettings().value("paths/lastModelDir", ""))
 
 
 def remember_model_folder(folder: str) -> None:
+    """Remember where the last model or session file was opened from."""
     QSettings().setValue("paths/lastModelDir", folder)

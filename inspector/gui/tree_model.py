@@ -92,6 +92,7 @@ class ModuleTreeModel(QAbstractItemModel):
 
     @property
     def root(self) -> ModuleNode | None:
+        """The shown tree's root node (None before a model is set)."""
         return self._root
 
     @property
@@ -104,6 +105,7 @@ class ModuleTreeModel(QAbstractItemModel):
         return self._stale
 
     def set_replaced_icon(self, icon: QIcon) -> None:
+        """The icon shown before the name of a module replaced with Identity."""
         self._replaced_icon = icon
 
     def set_tree(self, root: ModuleNode | None) -> None:
@@ -129,11 +131,13 @@ class ModuleTreeModel(QAbstractItemModel):
             self._emit_results_changed()
 
     def node(self, index: Index) -> ModuleNode | None:
+        """The plain node behind an index (None for the invalid index)."""
         if not index.isValid():
             return None
         return index.internalPointer()
 
     def find(self, qualified_name: str) -> ModuleNode | None:
+        """The node at a dotted path, or None."""
         return self._root.find(qualified_name) if self._root is not None else None
 
     def index_of(self, qualified_name: str, column: int = 0) -> QModelIndex:
@@ -426,6 +430,7 @@ class ModuleFilterProxy(QSortFilterProxyModel):
 
     @property
     def search(self) -> str:
+        """The text the proxy filters by, lower-cased (empty: no filter)."""
         return self._needle
 
     def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:

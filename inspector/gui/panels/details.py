@@ -165,6 +165,7 @@ class DetailsPanel(QWidget):
         self.browser.setHtml(details_html(node, run, stale=stale, original=original))
 
     def clear(self) -> None:
+        """Show the hint to select a module."""
         self.browser.setHtml("<p style='color:#777'>Select a module in the tree to see its details.</p>")
 
     def text(self) -> str:

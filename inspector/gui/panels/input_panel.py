@@ -187,9 +187,11 @@ class InputPanel(QWidget):
                          layout=self._layout_kind)
 
     def device(self) -> str:
+        """The chosen device's name (``cpu``, ``cuda:0``, ...)."""
         return self.device_combo.currentText()
 
     def set_device(self, name: str) -> None:
+        """Choose a device by name, when it is listed."""
         index = self.device_combo.findText(name)
         if index >= 0:
             self.device_combo.setCurrentIndex(index)
@@ -202,9 +204,11 @@ class InputPanel(QWidget):
         self.set_device(current)
 
     def mode(self) -> str:
+        """``eval`` or ``train``."""
         return self.mode_combo.currentText()
 
     def set_mode(self, mode: str) -> None:
+        """Choose ``eval`` or ``train``."""
         self.mode_combo.setCurrentText(mode)
 
     # ----------------------------------------------------------------- run state
@@ -219,6 +223,7 @@ class InputPanel(QWidget):
             self.progress.setFormat("starting…")
 
     def set_progress(self, done: int, total: int) -> None:
+        """Show a run's progress in modules done out of all."""
         self.progress.setRange(0, max(total, 1))
         self.progress.setValue(min(done, max(total, 1)))
         self.progress.setFormat("%v / %m modules")

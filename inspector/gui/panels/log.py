@@ -37,4 +37,5 @@ class LogPanel(QWidget):
         self.text_edit.appendHtml(f"<span style='color:#888'>{stamp}</span> <span style='color:{colour}'>{body}</span>")
 
     def text(self) -> str:
+        """The log as plain text."""
         return self.text_edit.toPlainText()

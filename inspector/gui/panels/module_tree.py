@@ -101,6 +101,7 @@ class ModuleTreePanel(QWidget):
         self.tree.expand(self.tree.model().index(0, 0))
 
     def focus_search(self) -> None:
+        """Put the cursor in the search box, its text selected."""
         self.search_edit.setFocus()
         self.search_edit.selectAll()
 

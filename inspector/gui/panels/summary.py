@@ -48,6 +48,7 @@ class SummaryPanel(QWidget):
         return self._stale
 
     def attach_action(self, refresh: QAction) -> None:
+        """Make the Refresh button show and trigger the window's action."""
         self.refresh_button.setDefaultAction(refresh)
 
     def set_text(self, text: str, caption: str) -> None:
@@ -67,4 +68,5 @@ class SummaryPanel(QWidget):
             self.status_label.setText(self.status_label.text() + "  (out of date: refresh)")
 
     def text(self) -> str:
+        """The shown summary as plain text."""
         return self.text_edit.toPlainText()
