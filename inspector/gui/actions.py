@@ -104,7 +104,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("actionRefreshSummary", "Refresh &Summary", "Ctrl+Shift+M",
                "Compute the torchinfo summary of the model as it is now",
                lambda s: s.has_model and not s.busy),
-    ActionSpec("actionAbout", "&About Model Inspector", None, "What this tool is", lambda s: True),
+    ActionSpec("actionAbout", "&About Model Inspector", QKeySequence.StandardKey.HelpContents, "What this tool is",
+               lambda s: True),
 )
 
 ACTIONS_BY_ID: Mapping[str, ActionSpec] = {spec.id: spec for spec in ACTIONS}
