@@ -496,6 +496,9 @@ class MainWindow(QMainWindow):
     def _on_controller_busy_changed(self, busy: bool) -> None:
         if not busy:
             self.input_panel.set_running(False)
+            if self.tabs.currentWidget() is self.summary_panel and self.summary_panel.stale:
+                # The tab was shown while the model was busy: fill it now.
+                QTimer.singleShot(0, self.refresh_summary)
         self.update_actions()
 
     def _on_controller_problem(self, title: str, message: str, level: str, trace: str) -> None:

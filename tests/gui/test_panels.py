@@ -127,3 +127,14 @@ def test_train_mode_runs_leave_batchnorm_statistics_alone(window, qtbot):
     assert result.ok and result.mode == "train"
     assert torch.equal(window.session.model.bn1.running_mean, before)
     assert [m.training for m in window.session.model.modules()] == flags  # each module's own flag is back
+
+
+def test_a_summary_asked_for_during_a_run_comes_after_it(window, qtbot):
+    with qtbot.waitSignal(window.sig_run_finished, timeout=RUN_TIMEOUT_MS):
+        assert window.start_run()
+        window.tabs.setCurrentWidget(window.summary_panel)  # busy: nothing can be computed yet
+        assert window.summary_panel.stale
+    with qtbot.waitSignal(window.sig_summary_finished, timeout=RUN_TIMEOUT_MS) as blocker:
+        pass
+    assert "ResNet" in blocker.args[0]
+    assert not window.summary_panel.stale
