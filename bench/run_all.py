@@ -23,6 +23,8 @@ def header() -> list[str]:
         f"- python {platform.python_version()}, torch {torch.__version__}, torchvision {torchvision.__version__}, "
         f"torch threads {torch.get_num_threads()}",
         "",
+        f"- load average at start: {', '.join(f'{v:.2f}' for v in os.getloadavg())}",
+        "",
         "Ratios are medians of interleaved repeats on a shared machine: read them as ratios, not absolute times.",
         "",
     ]
