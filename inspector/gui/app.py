@@ -16,7 +16,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from inspector import __version__
-from inspector.gui import icons
+from inspector.gui import collector, icons
 from inspector.gui.main_window import MainWindow
 
 ORGANIZATION = "Model Inspector"
@@ -31,6 +31,9 @@ def application(argv: list[str] | None = None) -> QApplication:
     assert isinstance(app, QApplication)
     if app.property("inspectorConfigured"):
         return app
+    # Cyclic garbage is collected on this thread only: a collection on a
+    # worker thread would delete Qt objects from the wrong thread.
+    collector.install(app)
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)
     app.setApplicationVersion(__version__)

@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QLabel, QMainWindow, QMenu, QSplitter, QTabWidget, QToolBar, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QMenu, QSplitter, QTabWidget, QToolBar, QVBoxLayout, QWidget
 
 from inspector.gui import actions as actions_mod
-from inspector.gui import icons, settings
+from inspector.gui import collector, icons, settings
 from inspector.gui.analysis_tabs import AnalysisTabs
 from inspector.gui.controller import SessionController
 from inspector.gui.panels.banner import MessageBanner
@@ -263,11 +263,17 @@ class MainWindow(QMainWindow):
 
     def open_model(self, spec: str, *, arch: str | None = None, trust: bool = False, wait: bool = False) -> bool:
         """Open a model from any MODEL form; ``wait`` returns once it is shown (see the controller)."""
+        self._collect_before_opening()
         self._show_status(f"Opening {spec}…")
         started = self.controller.open_model(spec, arch=arch, trust=trust, wait=wait)
         if started and not wait:
             self.input_panel.set_running(True)
         return started
+
+    def _collect_before_opening(self) -> None:
+        gui_collector = collector.of(QApplication.instance())
+        if gui_collector is not None and self.session is not None and not self.busy:
+            gui_collector.collect_everything()
 
     def choose_and_open_model(self) -> None:
         """Let the user pick a torchvision model in the zoo dialog and open it."""
@@ -295,6 +301,7 @@ class MainWindow(QMainWindow):
 
         if self.busy or not self.controller.may_discard_edits():
             return False
+        self._collect_before_opening()
         opened = session_io.open_session_file(self.prompts, path)
         if opened.session is None:
             if opened.error:
@@ -366,6 +373,9 @@ class MainWindow(QMainWindow):
             self.banner.show_message("Read-only model", "TorchScript modules take no hooks and no edits: the tree "
                                      "and output shapes are shown, per-layer records are not.", level="info")
         self._show_status(f"Opened {session.source}", 5000)
+        gui_collector = collector.of(QApplication.instance())
+        if gui_collector is not None:
+            gui_collector.freeze_survivors()
         self.update_actions()
         if self.tabs.currentWidget() is self.summary_panel:
             self.refresh_summary()
