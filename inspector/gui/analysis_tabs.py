@@ -38,6 +38,7 @@ class AnalysisTabs:
             panel.set_session(controller.session)
             panel.set_busy(controller.busy)
         self.sweep.sig_edit_requested.connect(self._on_sweep_edit_requested)
+        self.compare.sig_comparison_ready.connect(self._on_compare_comparison_ready)
 
     def set_session(self, session: Session | None) -> None:
         """A new model is open: both panels start over on it."""
@@ -57,6 +58,17 @@ class AnalysisTabs:
         """Stop both panels' workers and wait for them (before the window closes)."""
         self.compare.shut_down()
         self.sweep.shut_down()
+
+    def _on_compare_comparison_ready(self, comparison: object) -> None:
+        """Colour the tree by how far each module's output moved from the baseline."""
+        from inspector.gui.panels.compare import moved_colour
+
+        colours = {}
+        for name, row in comparison.modules.items():  # type: ignore[attr-defined]
+            colour = moved_colour(row.relative_l2, row.shape_changed)
+            if colour is not None:
+                colours[name] = colour
+        self.window.tree_model.set_movement(colours)
 
     def _on_sweep_edit_requested(self, name: str) -> None:
         if self.window.select_module(name):

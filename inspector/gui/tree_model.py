@@ -86,6 +86,7 @@ class ModuleTreeModel(QAbstractItemModel):
         self._run: ProbeRun | None = None
         self._stale = False
         self._failed: str | None = None
+        self._movement: dict[str, QColor] = {}
         self._replaced_icon = QIcon()
 
     # ----------------------------------------------------------------- content
@@ -115,7 +116,13 @@ class ModuleTreeModel(QAbstractItemModel):
         self._run = None
         self._failed = None
         self._stale = False
+        self._movement = {}
         self.endResetModel()
+
+    def set_movement(self, colours: dict[str, QColor]) -> None:
+        """Tint modules by how far their output moved against the baseline (name -> colour)."""
+        self._movement = dict(colours)
+        self._emit_results_changed()
 
     def set_run(self, run: ProbeRun | None) -> None:
         """Show a run's shapes and statistics in the result columns."""
@@ -311,7 +318,8 @@ class ModuleTreeModel(QAbstractItemModel):
         if role == Qt.ItemDataRole.BackgroundRole:
             if self._failed is not None and node.qualified_name == self._failed:
                 return QBrush(FAILED_BACKGROUND)
-            return None
+            moved = self._movement.get(node.qualified_name)
+            return QBrush(moved) if moved is not None else None
         if role == Qt.ItemDataRole.DecorationRole and column == NAME and node.replaced:
             return self._replaced_icon
         if role == Qt.ItemDataRole.TextAlignmentRole and column >= PARAMS:

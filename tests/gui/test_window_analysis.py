@@ -91,3 +91,25 @@ def test_a_saved_session_reopens_with_its_edits(open_window, prompts, qtbot, tmp
     assert other.input_panel.shape_edit.text() == "2,3,96,96"
     assert other.tree_model.find("fc").type_name == "Identity"
     assert run(other, qtbot).output_shapes == [[2, 512]]
+
+
+def test_the_tree_is_tinted_by_how_far_each_output_moved(window, qtbot):
+    from PySide6.QtCore import Qt
+
+    tabs = analysis(window, qtbot)
+    window.input_panel.shape_edit.setText("1,3,64,64")
+    window.select_module("layer3.1")
+    window.actions["actionReplaceIdentity"].trigger()
+    with qtbot.waitSignal(tabs.compare.sig_comparison_ready, timeout=TIMEOUT_MS) as blocker:
+        assert tabs.compare.start()
+    comparison = blocker.args[0]
+    qtbot.waitUntil(lambda: not window.busy, timeout=TIMEOUT_MS)
+
+    def tint(name: str) -> Any:
+        return window.tree_model.data(window.tree_model.index_of(name), Qt.ItemDataRole.BackgroundRole)
+
+    # Downstream of the edit the output moved; upstream it is exactly the same.
+    assert comparison.modules["fc"].relative_l2 > 0
+    assert tint("fc") is not None
+    assert comparison.modules["conv1"].relative_l2 == 0
+    assert tint("conv1") is None
