@@ -169,7 +169,7 @@ def _open_session(args: argparse.Namespace, identities: Sequence[str] = (), meta
 def _report(args: argparse.Namespace) -> int:
     # Imported here so that `--help` and usage errors answer before torch loads.
     from inspector.core.errors import InspectorError
-    from inspector.core.report import build_report, dumps, write_atomic
+    from inspector.core.report import build_report, dumps
 
     try:
         if args.export is not None:
@@ -196,17 +196,24 @@ def _report(args: argparse.Namespace) -> int:
         raise UsageError("out of memory while building the model or its input; try a smaller --input-shape") from None
     if args.export is not None:
         _export(session, run, report, args.export)
-    if args.json == "-":
-        sys.stdout.write(text + "\n")
-    else:
-        try:
-            write_atomic(args.json, text)
-        except OSError as error:
-            raise UsageError(f"cannot write {args.json}: {error.strerror or error}") from None
+    _write_json(text, args.json)
     if run.error is not None:
         print(f"{PROG}: the forward failed: {one_line(str(run.error))}", file=sys.stderr)
         return EXIT_FORWARD_FAILED
     return EXIT_OK
+
+
+def _write_json(text: str, path: str) -> None:
+    """The JSON document to standard output (``-``) or atomically to ``path``."""
+    from inspector.core.report import write_atomic
+
+    if path == "-":
+        sys.stdout.write(text + "\n")
+        return
+    try:
+        write_atomic(path, text)
+    except OSError as error:
+        raise UsageError(f"cannot write {path}: {error.strerror or error}") from None
 
 
 def _check_folder(folder: str) -> None:
@@ -237,7 +244,7 @@ def _export(session: Any, run: Any, report: dict[str, Any], folder: str) -> None
 
 def _sweep(args: argparse.Namespace) -> int:
     from inspector.core.errors import InspectorError
-    from inspector.core.report import dumps, write_atomic
+    from inspector.core.report import dumps
     from inspector.core.sweep import BaselineFailed, sweep
 
     progress = None
@@ -256,13 +263,7 @@ def _sweep(args: argparse.Namespace) -> int:
     except MemoryError:
         raise UsageError("out of memory while building the model or its input; try a smaller --input-shape") from None
     text = dumps(result.as_dict())
-    if args.json == "-":
-        sys.stdout.write(text + "\n")
-    else:
-        try:
-            write_atomic(args.json, text)
-        except OSError as error:
-            raise UsageError(f"cannot write {args.json}: {error.strerror or error}") from None
+    _write_json(text, args.json)
     return EXIT_OK
 
 

@@ -119,16 +119,20 @@ class ModelEditor:
 
     def replace_with_identity(self, path: str) -> Edit:
         """Put an ``nn.Identity`` at ``path``; the original is kept for restore."""
+        edit = self._identity_edit(path, f"Replace {path} with Identity")
+        self._apply(edit)
+        self._push(edit)
+        return edit
+
+    def _identity_edit(self, path: str, text: str) -> Edit:
+        """The edit that would put a new Identity at ``path``, checked but not applied."""
         self._check_editable()
         current = self._check_path(path)
         if path in self._originals:
             raise EditError(f"{path!r} is already replaced with Identity")
         identity = nn.Identity()
         identity.train(current.training)
-        edit = Edit(f"Replace {path} with Identity", [Swap(path, current, identity)])
-        self._apply(edit)
-        self._push(edit)
-        return edit
+        return Edit(text, [Swap(path, current, identity)])
 
     def restore(self, path: str) -> Edit:
         """Put the original module back at ``path``."""
@@ -185,16 +189,10 @@ class ModelEditor:
         exception, so the model is exactly as before; the undo and redo
         stacks are not touched. Used by the knockout sweep.
         """
-        self._check_editable()
-        current = self._check_path(path)
-        if path in self._originals:
-            raise EditError(f"{path!r} is already replaced with Identity")
-        identity = nn.Identity()
-        identity.train(current.training)
-        edit = Edit(f"Try {path} as Identity", [Swap(path, current, identity)])
+        edit = self._identity_edit(path, f"Try {path} as Identity")
         self._apply(edit)
         try:
-            yield identity
+            yield edit.swaps[0].identity
         finally:
             self._revert(edit)
 
