@@ -1,5 +1,5 @@
 # make run  : open the app on resnet18 (creates .venv on first use)
-# make test : run the test suite headless
+# make test : run the test suite headless, in Python development mode (-X dev)
 # make bench: print the performance ratios and write bench/RESULTS.md
 PYTHON ?= python3
 VENV := .venv
@@ -20,7 +20,7 @@ run: $(STAMP)
 	$(PY) -m inspector gui
 
 test: $(STAMP)
-	QT_QPA_PLATFORM=offscreen $(PY) -m pytest
+	QT_QPA_PLATFORM=offscreen $(PY) -X dev -m pytest
 
 bench: $(STAMP)
 	$(PY) -m bench.run_all
