@@ -43,6 +43,7 @@ from PySide6.QtWidgets import (
 import pyqtgraph as pg  # noqa: E402 - after PySide6, see above
 
 from inspector.gui.panels.plot_items import BACKGROUND, ERROR, MEAN, style_plot
+from inspector.gui.panels.model_work import ModelWorkPanel
 from inspector.gui.run_worker import Worker
 
 if TYPE_CHECKING:
@@ -157,23 +158,17 @@ class CompareTableModel(QAbstractTableModel):
         return math.inf if value is None else value
 
 
-class ComparePanel(QWidget):
+class ComparePanel(ModelWorkPanel):
     """The current run against the baseline: a header line, a table and a plot."""
 
     sig_module_clicked = Signal(str)
     """The qualified name of the module whose row or point the user clicked."""
-    sig_busy_changed = Signal(bool)
-    """True while the comparison runs the model: no edit and no run may start until False."""
     sig_comparison_ready = Signal(object)
     """A Comparison now shown (for the tree to colour modules by how far their output moved)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("comparePanel")
-        self._session: Session | None = None
-        self._worker: Worker | None = None
-        self._other_busy = False
-        self._closing = False
         self.comparison: Comparison | None = None
 
         self.summary_label = QLabel(self)
@@ -239,24 +234,15 @@ class ComparePanel(QWidget):
 
     # ----------------------------------------------------------------- API
 
-    @property
-    def running(self) -> bool:
-        return self._worker is not None
-
     def set_session(self, session: Session | None) -> None:
         """Compare runs of this session from now on; clears what is shown."""
         self._session = session
         self.show_comparison(None)
         self._update_controls()
 
-    def set_busy(self, busy: bool) -> None:
-        """Other work uses the model: no comparison may start meanwhile."""
-        self._other_busy = busy
-        self._update_controls()
-
     def start(self) -> bool:
         """Run the baseline and the edited model on a worker and show the comparison; False when it cannot start."""
-        if self._session is None or self.running or self._other_busy or self._closing:
+        if not self.can_start():
             return False
         session = self._session
 
@@ -282,19 +268,6 @@ class ComparePanel(QWidget):
     def cancel(self) -> None:
         if self._worker is not None:
             self._worker.cancel()
-
-    def shut_down(self) -> None:
-        """Cancel and wait for the worker (call before the window closes)."""
-        self._closing = True
-        worker = self._worker
-        if worker is not None:
-            worker.cancel()
-            worker.wait()
-            self._finish()
-
-    def closeEvent(self, event: Any) -> None:
-        self.shut_down()
-        super().closeEvent(event)
 
     def set_runs(self, baseline: ProbeRun | None, current: ProbeRun | None) -> None:
         """Show a comparison of two runs the window already has (statistic deltas; distances only where kept)."""
@@ -346,16 +319,11 @@ class ComparePanel(QWidget):
         lines = str(error).strip().splitlines()
         self.summary_label.setText(f"The comparison could not run: {lines[0] if lines else type(error).__name__}")
 
-    def _finish(self) -> None:
-        if self._worker is None:
-            return
-        self._worker = None
+    def _worker_finished(self) -> None:
         self.progress.setVisible(False)
-        self._update_controls()
-        self.sig_busy_changed.emit(False)
 
     def _update_controls(self) -> None:
-        self.start_button.setEnabled(self._session is not None and not self.running and not self._other_busy)
+        self.start_button.setEnabled(self.can_start())
 
     # ----------------------------------------------------------------- views
 

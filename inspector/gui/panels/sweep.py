@@ -41,6 +41,7 @@ from PySide6.QtWidgets import (
 import pyqtgraph as pg  # noqa: E402 - after PySide6, see above
 
 from inspector.gui.panels.plot_items import BACKGROUND, ERROR, MEAN, style_plot
+from inspector.gui.panels.model_work import ModelWorkPanel
 from inspector.gui.run_worker import Worker
 
 if TYPE_CHECKING:
@@ -142,25 +143,19 @@ class _EntryRelay(QObject):
     """One SweepEntry, as soon as its step finished."""
 
 
-class SweepPanel(QWidget):
+class SweepPanel(ModelWorkPanel):
     """Controls, a sortable table and a bar plot of one knockout sweep."""
 
     sig_edit_requested = Signal(str)
     """The qualified name of a module the user wants replaced with Identity (double-click on its row)."""
     sig_module_clicked = Signal(str)
     """The qualified name of the module whose row or bar the user clicked."""
-    sig_busy_changed = Signal(bool)
-    """True while the sweep uses the model: no edit and no run may start until False."""
     sig_finished = Signal(object)
     """The SweepResult of a sweep that ended (complete or cancelled); None when it could not run."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("sweepPanel")
-        self._session: Session | None = None
-        self._worker: Worker | None = None
-        self._other_busy = False
-        self._closing = False
         self.result: SweepResult | None = None
         self._relay = _EntryRelay(self)
         self._relay.sig_entry.connect(self._on_relay_entry)
@@ -245,10 +240,6 @@ class SweepPanel(QWidget):
 
     # ----------------------------------------------------------------- API
 
-    @property
-    def running(self) -> bool:
-        return self._worker is not None
-
     def set_session(self, session: Session | None) -> None:
         """Sweep this session's model from now on; clears the previous results."""
         if self.running:
@@ -267,11 +258,6 @@ class SweepPanel(QWidget):
             )
         self._update_controls()
 
-    def set_busy(self, busy: bool) -> None:
-        """Other work uses the model (a run, a load): no sweep may start meanwhile."""
-        self._other_busy = busy
-        self._update_controls()
-
     def mark_stale(self) -> None:
         """The model was edited: the shown sweep no longer describes it."""
         if self.result is not None and not self.running:
@@ -279,7 +265,7 @@ class SweepPanel(QWidget):
 
     def start(self, only_types: list[str] | None = None, under: str | None = None, leaves: bool | None = None) -> bool:
         """Start a sweep with these filters (None: as the controls say); False when it cannot start now."""
-        if self._session is None or self.running or self._other_busy or self._closing:
+        if not self.can_start():
             return False
         if only_types is None:
             only_types = [t for t in self.only_edit.text().replace(",", " ").split() if t]
@@ -317,19 +303,6 @@ class SweepPanel(QWidget):
             self._worker.cancel()
             self.status_label.setText("Cancelling…")
             self.cancel_button.setEnabled(False)
-
-    def shut_down(self) -> None:
-        """Cancel and wait for the worker (call before the window closes)."""
-        self._closing = True
-        worker = self._worker
-        if worker is not None:
-            worker.cancel()
-            worker.wait()
-            self._finish()
-
-    def closeEvent(self, event: Any) -> None:
-        self.shut_down()
-        super().closeEvent(event)
 
     # ----------------------------------------------------------------- worker
 
@@ -380,16 +353,8 @@ class SweepPanel(QWidget):
         self.progress.setValue(0)
         self.sig_finished.emit(None)
 
-    def _finish(self) -> None:
-        if self._worker is None:
-            return
-        self._worker = None
-        self._update_controls()
-        self.sig_busy_changed.emit(False)
-
     def _update_controls(self) -> None:
-        can_start = self._session is not None and not self.running and not self._other_busy
-        self.start_button.setEnabled(can_start)
+        self.start_button.setEnabled(self.can_start())
         self.cancel_button.setEnabled(self.running)
         for widget in (self.only_edit, self.under_edit, self.leaves_box):
             widget.setEnabled(not self.running)
