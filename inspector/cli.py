@@ -148,7 +148,7 @@ def _open_session(args: argparse.Namespace, identities: Sequence[str] = (), meta
     from inspector.core.session import Session
 
     shape = inputs_mod.parse_shape(args.input_shape) if args.input_shape is not None else None
-    inputs_mod.parse_dtype(args.dtype)
+    dtype = inputs_mod.dtype_name(args.dtype)
     inputs_mod.check_fill(args.fill)
     device = resolve_device(args.device)
     session = Session.open(args.model, arch=args.arch, weights=args.weights, trust=args.trust, meta=meta)
@@ -157,7 +157,7 @@ def _open_session(args: argparse.Namespace, identities: Sequence[str] = (), meta
     if shape is not None:
         layout = session.input_spec.layout if session.input_spec is not None else "tensor"
         session.set_input(inputs_mod.InputSpec(shape, layout=layout))
-    spec = session.require_input().replace(dtype=args.dtype, fill=args.fill, seed=args.seed)
+    spec = session.require_input().replace(dtype=dtype, fill=args.fill, seed=args.seed)
     session.set_input(spec)
     inputs_mod.check_fits(spec, device)
     session.mode = args.mode

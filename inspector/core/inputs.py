@@ -67,7 +67,7 @@ class InputSpec:
 
     @property
     def nbytes(self) -> int:
-        return self.numel * torch.empty((), dtype=DTYPES[self.dtype]).element_size()
+        return self.numel * torch.empty((), dtype=parse_dtype(self.dtype)).element_size()
 
 
 def parse_shape(text: str) -> tuple[int, ...]:
@@ -86,11 +86,17 @@ def parse_shape(text: str) -> tuple[int, ...]:
     return shape
 
 
-def parse_dtype(name: str) -> torch.dtype:
+def dtype_name(name: str) -> str:
+    """The canonical name of a dtype as a person may type it (``torch.float32`` -> ``float32``)."""
     key = name.strip().removeprefix("torch.")
     if key not in DTYPES:
         raise InputError(f"unknown dtype {name!r}; choose one of {', '.join(DTYPES)}")
-    return DTYPES[key]
+    return key
+
+
+def parse_dtype(name: str) -> torch.dtype:
+    """The torch dtype of a name (``float32``, ``torch.float32``, ...)."""
+    return DTYPES[dtype_name(name)]
 
 
 def check_fill(fill: str) -> None:
