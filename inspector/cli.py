@@ -28,6 +28,20 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see {PROG} --help)")
 
 
+def _add_model_and_input_options(parser: argparse.ArgumentParser) -> None:
+    """MODEL and the options that load it and build its sample input (shared by report and sweep)."""
+    parser.add_argument("model", help="torchvision name, file, or module:callable")
+    parser.add_argument("--input-shape", metavar="SHAPE", help="e.g. 1,3,224,224 (default: the model's natural input)")
+    parser.add_argument("--dtype", default="float32")
+    parser.add_argument("--fill", default="randn", help="randn, rand, zeros, ones, or image:PATH")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--mode", choices=("eval", "train"), default="eval")
+    parser.add_argument("--arch", help="torchvision architecture a state_dict file is loaded into")
+    parser.add_argument("--weights", help="torchvision weights enum name, e.g. DEFAULT")
+    parser.add_argument("--trust", action="store_true", help="allow full unpickling of a pickled model file")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog=PROG, description="Look inside PyTorch models: tree, Identity edits, probed runs.")
     commands = parser.add_subparsers(dest="command", parser_class=_Parser)
@@ -39,19 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
     gui.add_argument("--session", metavar="FILE", help="open a saved session (.inspector.json) instead of MODEL")
 
     report = commands.add_parser("report", help="probe a model and print the JSON report")
-    report.add_argument("model", help="torchvision name, file, or module:callable")
+    _add_model_and_input_options(report)
     report.add_argument("--identity", action="append", default=[], metavar="NAME",
                         help="replace the submodule NAME with nn.Identity (repeatable)")
-    report.add_argument("--input-shape", metavar="SHAPE", help="e.g. 1,3,224,224 (default: the model's natural input)")
-    report.add_argument("--dtype", default="float32")
-    report.add_argument("--fill", default="randn", help="randn, rand, zeros, ones, or image:PATH")
-    report.add_argument("--seed", type=int, default=0)
-    report.add_argument("--device", default="cpu")
-    report.add_argument("--mode", choices=("eval", "train"), default="eval")
     report.add_argument("--meta", action="store_true", help="shapes only, on the meta device; no weights allocated")
-    report.add_argument("--arch", help="torchvision architecture a state_dict file is loaded into")
-    report.add_argument("--weights", help="torchvision weights enum name, e.g. DEFAULT")
-    report.add_argument("--trust", action="store_true", help="allow full unpickling of a pickled model file")
     report.add_argument("--json", default="-", metavar="PATH", help="where the report goes (- is standard output)")
     report.add_argument("--compare", action="store_true",
                         help="also run the unedited model on the same input: every layer gains a baseline")
@@ -59,20 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="write the edited model's weights, a script that rebuilds it, CSV and a plot into DIR")
 
     sweep = commands.add_parser("sweep", help="replace each module alone with Identity and record what happens")
-    sweep.add_argument("model", help="torchvision name, file, or module:callable")
+    _add_model_and_input_options(sweep)
     sweep.add_argument("--only", nargs="+", action="extend", default=[], metavar="TYPE",
                        help="only modules of these types, e.g. --only BatchNorm2d ReLU")
     sweep.add_argument("--under", metavar="PATH", help="only modules inside the submodule PATH")
     sweep.add_argument("--leaves", action="store_true", help="only modules without children")
-    sweep.add_argument("--input-shape", metavar="SHAPE", help="e.g. 1,3,224,224 (default: the model's natural input)")
-    sweep.add_argument("--dtype", default="float32")
-    sweep.add_argument("--fill", default="randn", help="randn, rand, zeros, ones, or image:PATH")
-    sweep.add_argument("--seed", type=int, default=0)
-    sweep.add_argument("--device", default="cpu")
-    sweep.add_argument("--mode", choices=("eval", "train"), default="eval")
-    sweep.add_argument("--arch", help="torchvision architecture a state_dict file is loaded into")
-    sweep.add_argument("--weights", help="torchvision weights enum name, e.g. DEFAULT")
-    sweep.add_argument("--trust", action="store_true", help="allow full unpickling of a pickled model file")
     sweep.add_argument("--json", default="-", metavar="PATH", help="where the result goes (- is standard output)")
 
     models = commands.add_parser("list-models", help="list torchvision models, TASK<TAB>NAME")
