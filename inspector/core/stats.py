@@ -17,6 +17,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+try:
+    from inspector.core import _fused
+except ImportError:  # built without a C compiler: stock torch reductions, same numbers
+    _fused = None
+
 HISTOGRAM_BINS = 64
 HISTOGRAM_SAMPLE = 4096
 """At most this many values (evenly strided) feed a histogram."""
@@ -88,12 +93,13 @@ def _flat(tensors: list[torch.Tensor]) -> torch.Tensor:
     return torch.cat([t.reshape(-1).to(dtype) for t in tensors])
 
 
+def _sample_step(n: int) -> int:
+    """Every how many values one goes into the histogram sample (1: all of them)."""
+    return max(1, -(-n // HISTOGRAM_SAMPLE))
+
+
 def _sample(flat: torch.Tensor) -> torch.Tensor:
-    n = flat.numel()
-    if n <= HISTOGRAM_SAMPLE:
-        return flat.detach().clone()
-    step = -(-n // HISTOGRAM_SAMPLE)
-    return flat.detach()[::step].clone()
+    return flat.detach()[:: _sample_step(flat.numel())].clone()
 
 
 def measure(tensors: list[torch.Tensor], *, histogram: bool = True) -> PendingStats | None:
@@ -117,14 +123,11 @@ def measure(tensors: list[torch.Tensor], *, histogram: bool = True) -> PendingSt
         flat = flat.abs()
     if flat.dtype in (torch.float16, torch.bfloat16) or flat.dtype.itemsize < 4:
         flat = flat.float()
-    sample = _sample(flat) if histogram else None
     if flat.device.type == "cpu":
-        vector = _fast_vector(flat)
-    else:
-        # A GPU run takes the exact masked path every time, so it never
-        # waits on the device to choose.
-        vector = _masked_vector(flat)
-    return PendingStats(vector, sample, floating=True)
+        return _cpu_stats(flat, histogram)
+    # A GPU run takes the exact masked path every time, so it never waits
+    # on the device to choose.
+    return PendingStats(_masked_vector(flat), _sample(flat) if histogram else None, floating=True)
 
 
 _BITS = {torch.float32: (torch.int32, "<i", "<f"), torch.float64: (torch.int64, "<q", "<d")}
@@ -134,8 +137,57 @@ def _from_bits(value: int, int_format: str, float_format: str) -> float:
     return float(struct.unpack(float_format, struct.pack(int_format, value))[0])
 
 
-def _fast_vector(flat: torch.Tensor) -> torch.Tensor:
-    """CPU statistics in as few passes as stock kernels allow.
+def _cpu_stats(flat: torch.Tensor, histogram: bool) -> PendingStats:
+    """CPU statistics: one fused pass where the kernel is built, else :func:`_stock_vector`."""
+    n = flat.numel()
+    if n == 0:
+        vector = torch.zeros(_WIDTH, dtype=torch.float64)
+        vector[_MEAN:_MAX + 1] = math.nan
+        return PendingStats(vector, flat.clone() if histogram else None, floating=True)
+    if _fused is not None and flat.dtype in _BITS and flat.is_contiguous():
+        return _fused_stats(flat, histogram)
+    return PendingStats(_stock_vector(flat), _sample(flat) if histogram else None, floating=True)
+
+
+def _fused_stats(flat: torch.Tensor, histogram: bool) -> PendingStats:
+    """Every statistic, and the histogram sample, from one pass of the C kernel.
+
+    The kernel sums ``x - x[0]`` in double, so the variance keeps its precision
+    when the mean is large against the spread; only a spread below what double
+    arithmetic resolves falls back to the exact ``var_mean``. Data with NaN or
+    inf (the sums say so) takes the exact masked path.
+    """
+    n = flat.numel()
+    step = _sample_step(n)
+    sample = torch.empty(-(-n // step), dtype=flat.dtype) if histogram else None
+    shifted, squares, shift, low, high, zeros = _fused.stats(
+        flat.data_ptr(),
+        n,
+        flat.element_size(),
+        torch.get_num_threads(),
+        0,
+        sample.data_ptr() if sample is not None else 0,
+        step,
+        sample.numel() if sample is not None else 0,
+    )
+    if not all(math.isfinite(v) for v in (shifted, squares, low, high)):
+        return PendingStats(_masked_vector(flat), sample, floating=True)
+    offset = shifted / n
+    var = squares / n - offset * offset
+    mean = shift + offset
+    if var <= 1e-9 * offset * offset:
+        exact_var, exact_mean = torch.var_mean(flat.double(), correction=0)
+        var, mean = float(exact_var), float(exact_mean)
+    # In slot order: numel, mean, std, min, max, zeros, NaN, inf, finite.
+    vector = torch.tensor([n, mean, math.sqrt(max(var, 0.0)), low, high, zeros, 0, 0, n], dtype=torch.float64)
+    return PendingStats(vector, sample, floating=True)
+
+
+def _stock_vector(flat: torch.Tensor) -> torch.Tensor:
+    """CPU statistics from stock torch kernels, in as few passes as they allow.
+
+    Used where the one-pass kernel is not built, or for a tensor it does not
+    take (not contiguous float32/float64).
 
     - min/max: an integer ``aminmax`` of the float bits is twice as fast as
       the float one; when no value has its sign bit set (a ReLU output),
@@ -150,9 +202,6 @@ def _fast_vector(flat: torch.Tensor) -> torch.Tensor:
     """
     n = flat.numel()
     vector = torch.zeros(_WIDTH, dtype=torch.float64)
-    if n == 0:
-        vector[_MEAN:_MAX + 1] = math.nan
-        return vector
     negative_zero: bool | None = None
     layout = _BITS.get(flat.dtype) if flat.is_contiguous() else None
     if layout is not None:
@@ -170,7 +219,8 @@ def _fast_vector(flat: torch.Tensor) -> torch.Tensor:
     if not (math.isfinite(low) and math.isfinite(high)):
         return _masked_vector(flat)
     total = float(flat.sum(dtype=torch.float64 if flat.dtype == torch.float64 else None))
-    squares = float(torch.linalg.vector_norm(flat)) ** 2
+    # Not vector_norm: its float32 accumulation is ~1e-4 off on a few million values.
+    squares = float(flat.square().sum(dtype=torch.float64 if flat.dtype == torch.float64 else None))
     mean = total / n
     var = squares / n - mean * mean
     if not (math.isfinite(mean) and math.isfinite(squares)) or var <= 1e-3 * mean * mean:
@@ -249,37 +299,62 @@ def collect(pending: list[PendingStats | None]) -> list[tuple[LayerStats, Histog
     if present[0].vector.is_meta:
         return [None for _ in pending]
     vectors = torch.stack([p.vector.to(present[0].vector.device) for p in present]).cpu().numpy()
-    samples = [p.sample for p in present]
-    host_samples = _samples_to_host(samples)
-    finished: list[tuple[LayerStats, Histogram | None] | None] = []
-    row = 0
-    for p in pending:
-        if p is None:
-            finished.append(None)
-            continue
-        vector = vectors[row]
-        sample = host_samples[row]
-        row += 1
-        stats = _stats_from_vector(vector, p.floating)
-        hist = _histogram(sample, stats, int(vector[_NUMEL])) if sample is not None else None
-        finished.append((stats, hist))
-    return finished
+    layer_stats = [_stats_from_vector(vector, p.floating) for vector, p in zip(vectors, present)]
+    histograms = _histograms([p.sample for p in present], layer_stats, vectors[:, _NUMEL])
+    finished = iter(zip(layer_stats, histograms))
+    return [None if p is None else next(finished) for p in pending]
 
 
-def _samples_to_host(samples: list[torch.Tensor | None]) -> list[np.ndarray | None]:
-    real = [s for s in samples if s is not None]
-    if not real:
-        return [None for _ in samples]
-    joined = torch.cat([s.reshape(-1).float().to(real[0].device) for s in real]).cpu().numpy()
-    out: list[np.ndarray | None] = []
-    offset = 0
-    for s in samples:
-        if s is None:
-            out.append(None)
+def _histograms(
+    samples: list[torch.Tensor | None], layer_stats: list[LayerStats], numels: np.ndarray
+) -> list[Histogram | None]:
+    """Each sample's histogram: ``np.histogram`` counts over the output's [min, max].
+
+    The kernel bins a sample in microseconds, where ``np.histogram`` costs
+    ~0.1 ms a call (a run has hundreds); both give the same counts. Samples
+    of a GPU run come to the host in one transfer first.
+    """
+    found: list[Histogram | None] = [None] * len(samples)
+    wanted = [i for i, (s, layer) in enumerate(zip(samples, layer_stats)) if s is not None and layer.min is not None]
+    if not wanted:
+        return found
+    on_host = [samples[i] for i in wanted]
+    if on_host[0].device.type != "cpu":
+        on_host = list(torch.cat([s.reshape(-1) for s in on_host]).cpu().split([s.numel() for s in on_host]))
+    for index, sample in zip(wanted, on_host):
+        bounds = _histogram_range(layer_stats[index].min, layer_stats[index].max)
+        if bounds is None:
             continue
-        out.append(joined[offset:offset + s.numel()])
-        offset += s.numel()
-    return out
+        low, high = bounds
+        if _fused is not None and sample.dtype in _BITS and sample.is_contiguous():
+            counts = np.zeros(HISTOGRAM_BINS, dtype=np.int64)
+            _fused.histogram(
+                sample.data_ptr(), sample.numel(), sample.element_size(), low, high, HISTOGRAM_BINS, counts.ctypes.data
+            )
+        else:
+            values = sample.double().numpy()
+            counts = np.histogram(values[np.isfinite(values)], bins=HISTOGRAM_BINS, range=(low, high))[0]
+        found[index] = Histogram(
+            counts=counts,
+            edges=np.linspace(low, high, HISTOGRAM_BINS + 1),
+            sample_size=int(counts.sum()),
+            sampled=sample.numel() < int(numels[index]),
+        )
+    return found
+
+
+def _histogram_range(low: float, high: float) -> tuple[float, float] | None:
+    """The bins' outer edges: the output's min and max, widened where they are too close for 64 bins."""
+    if high <= low:
+        high = low + 1.0 if low == 0 else low + abs(low) * 1e-6 + 1e-12
+    # float64 edges: a range a few float32 steps wide (a LayerNorm'd constant,
+    # say) cannot give numpy 64 distinct float32 bin edges.
+    narrowest = 4 * HISTOGRAM_BINS * float(np.spacing(max(abs(low), abs(high))))
+    if high - low < narrowest:
+        high = low + narrowest
+    if not math.isfinite(high - low):  # values near ±1e308: no float64 bin width fits
+        return None
+    return low, high
 
 
 def _number(value: float) -> float | None:
@@ -299,21 +374,3 @@ def _stats_from_vector(vector: np.ndarray, floating: bool) -> LayerStats:
         nan_count=int(vector[_NAN]),
         inf_count=int(vector[_INF]),
     )
-
-
-def _histogram(sample: np.ndarray, stats: LayerStats, numel: int) -> Histogram | None:
-    if stats.min is None or stats.max is None:
-        return None
-    # float64: a float32 sample over a range a few float32 steps wide (a
-    # LayerNorm'd constant, say) cannot give numpy 64 distinct bin edges.
-    values = sample[np.isfinite(sample)].astype(np.float64)
-    low, high = float(stats.min), float(stats.max)
-    if high <= low:
-        high = low + 1.0 if low == 0 else low + abs(low) * 1e-6 + 1e-12
-    narrowest = 4 * HISTOGRAM_BINS * float(np.spacing(max(abs(low), abs(high))))
-    if high - low < narrowest:
-        high = low + narrowest
-    if not math.isfinite(high - low):  # values near ±1e308: no float64 bin width fits
-        return None
-    counts, edges = np.histogram(values, bins=HISTOGRAM_BINS, range=(low, high))
-    return Histogram(counts=counts, edges=edges, sample_size=int(values.size), sampled=sample.size < numel)
