@@ -175,13 +175,15 @@ def _hub_messages_to_stderr() -> Iterator[None]:
 
 def _build_on_meta(builder: Any, name: str, kwargs: dict[str, Any]) -> nn.Module:
     """Build with every tensor on meta; builders that read values get only their weights there."""
+    from inspector.core.meta_shortcuts import SkipMetaInit
+
     try:
-        with torch.device("meta"):
+        with torch.device("meta"), SkipMetaInit():
             return builder(name, **kwargs)
     except (RuntimeError, NotImplementedError, TypeError, ValueError):
         # RegNet's builder computes widths from tensor values: let those
         # tensors be real and put only parameters and buffers on meta.
-        with empty_weights():
+        with empty_weights(), SkipMetaInit():
             return builder(name, **kwargs)
 
 

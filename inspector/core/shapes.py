@@ -17,6 +17,7 @@ from torch import nn
 from inspector.core import probe
 from inspector.core.errors import MetaUnsupported
 from inspector.core.inputs import InputSpec, make_inputs
+from inspector.core.meta_shortcuts import ShapeShortcuts
 
 META_HINT = "the meta device has shapes but no values, and this model reads values; run without --meta"
 
@@ -58,7 +59,8 @@ def meta_run(
         def call(module: nn.Module, arguments: tuple[Any, ...]) -> Any:
             return torch.func.functional_call(module, stand_ins, arguments, tie_weights=True, strict=False)
 
-    run = probe.run(model, args, mode=mode, on_progress=on_progress, should_stop=should_stop, call=call)
+    with ShapeShortcuts():
+        run = probe.run(model, args, mode=mode, on_progress=on_progress, should_stop=should_stop, call=call)
     if run.error is not None and _reads_values(run.error.message):
         run.error.message = f"{run.error.message} ({META_HINT})"
     return run
