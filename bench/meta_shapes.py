@@ -28,9 +28,12 @@ print(json.dumps({{"seconds": time.perf_counter() - t, "ok": run.ok, "params": s
                   "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
 """
 
+# torchvision is imported like in every other case: it is part of the floor
+# above, and it brings torch._dynamo, which torch otherwise imports (~2 s
+# here) the first time a meta kernel written in Python runs.
 BILLION = """
 import json, time, resource
-import torch
+import torch, torchvision
 from torch import nn
 from inspector.core.loading import empty_weights
 from inspector.core.inputs import InputSpec
