@@ -18,7 +18,7 @@ from inspector.core.summary import summary_text
 CASES = (("resnet50", 8), ("vit_b_16", 1))
 
 
-def measure(name: str, batch: int, repeat: int = 5) -> dict[str, float]:
+def measure(name: str, batch: int, repeat: int = 11) -> dict[str, float]:
     model = build_torchvision(name).eval()
     x = torch.randn(batch, 3, 224, 224)
 
