@@ -114,22 +114,21 @@ class Cancelled(Exception):
 
 def tensors_in(value: Any) -> list[torch.Tensor]:
     """Tensors in an output structure, depth first: tuple/list order, dict insertion order."""
+    # A loop, not a recursive closure: a closure that calls itself is a
+    # reference cycle, and the cycle would keep every tensor it saw (every
+    # layer's output) alive until the cyclic garbage collector ran.
     found: list[torch.Tensor] = []
-
-    def visit(item: Any) -> None:
+    pending = [value]
+    while pending:
+        item = pending.pop()
         if isinstance(item, torch.Tensor):
             found.append(item)
         elif isinstance(item, dict):
-            for v in item.values():
-                visit(v)
+            pending.extend(reversed(list(item.values())))
         elif isinstance(item, (list, tuple)):
-            for v in item:
-                visit(v)
+            pending.extend(reversed(item))
         elif hasattr(item, "__dataclass_fields__"):
-            for name in item.__dataclass_fields__:
-                visit(getattr(item, name))
-
-    visit(value)
+            pending.extend(reversed([getattr(item, name) for name in item.__dataclass_fields__]))
     return found
 
 

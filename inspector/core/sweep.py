@@ -293,19 +293,21 @@ class _Hooks:
 
 def _tensors_if_plain(value: Any) -> list[torch.Tensor] | None:
     """The tensors of an output made of tensors and plain tuples/lists/dicts; None for anything else."""
+    # A loop, not a recursive closure, which would be a reference cycle
+    # holding the tensors until the cyclic garbage collector ran.
     found: list[torch.Tensor] = []
-
-    def visit(item: Any) -> bool:
+    pending = [value]
+    while pending:
+        item = pending.pop()
         if isinstance(item, torch.Tensor):
             found.append(item)
-            return True
-        if type(item) in (tuple, list):
-            return all(visit(v) for v in item)
-        if type(item) is dict:
-            return all(visit(v) for v in item.values())
-        return item is None or isinstance(item, (int, float, bool, str))
-
-    return found if visit(value) and found else None
+        elif type(item) in (tuple, list):
+            pending.extend(reversed(item))
+        elif type(item) is dict:
+            pending.extend(reversed(list(item.values())))
+        elif not (item is None or isinstance(item, (int, float, bool, str))):
+            return None
+    return found or None
 
 
 def _copy(value: Any) -> Any:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import math
+import weakref
 
 import numpy as np
 import pytest
@@ -329,3 +331,25 @@ def test_the_masked_statistics_a_gpu_run_uses_agree_with_torch(values):
     pending = stats_mod.PendingStats(stats_mod._masked_vector(values), None, floating=True)
     (result,) = stats_mod.collect([pending])
     assert_stats_match(result[0], [values])
+
+
+def test_a_probed_run_keeps_no_layer_output_alive_even_without_the_garbage_collector():
+    """A run keeps statistics, not tensors: each output is freed by reference counting alone.
+
+    (The GUI's worker thread never collects cyclic garbage, so a reference
+    cycle holding outputs would keep a whole forward's activations alive.)
+    """
+    model = nn.Sequential(nn.Linear(8, 8), nn.ReLU(), nn.Sequential(nn.Linear(8, 4), nn.Tanh()), nn.Identity())
+    outputs: list[weakref.ref] = []
+    handles = [m.register_forward_hook(lambda m, a, o: outputs.append(weakref.ref(o))) for m in model.modules()]
+    gc.collect()
+    gc.disable()
+    try:
+        run = probe.run(model, (torch.randn(2, 8),))
+        alive = [ref for ref in outputs if ref() is not None]
+    finally:
+        gc.enable()
+        for handle in handles:
+            handle.remove()
+    assert run.ok and len(outputs) == 7
+    assert alive == []
