@@ -37,6 +37,24 @@ def side_by_side(fns: dict[str, Callable[[], object]], repeat: int = 5) -> dict[
     return {name: statistics.median(values) for name, values in times.items()}
 
 
+PEAK_MB = """
+def peak_mb():
+    # VmHWM: this process's own peak. ru_maxrss would not do in a fresh
+    # process: Linux carries it over from the parent across fork and exec,
+    # so a child of a big benchmark process reports the parent's peak.
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+"""
+"""Source of ``peak_mb()`` for the scripts run by :func:`in_fresh_process`."""
+
+
 def peak_rss_mb() -> float:
     """Peak resident memory of this process so far, in MB."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

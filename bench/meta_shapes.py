@@ -7,14 +7,14 @@ that floor is the same for any tool.
 
 from __future__ import annotations
 
-from bench.common import in_fresh_process, row
+from bench.common import PEAK_MB, in_fresh_process, row
 
 IMPORT_ONLY = """
 import json, time, resource
 t = time.perf_counter()
 import torch, torchvision
 print(json.dumps({"import_s": time.perf_counter() - t,
-                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "rss_mb": peak_mb()}))
 """
 
 ONE_MODEL = """
@@ -25,7 +25,7 @@ t = time.perf_counter()
 session = Session.open({name!r}, meta=True)
 run = session.run(meta=True)
 print(json.dumps({{"seconds": time.perf_counter() - t, "ok": run.ok, "params": session.params,
-                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+                  "rss_mb": peak_mb()}}))
 """
 
 # torchvision is imported like in every other case: it is part of the floor
@@ -45,7 +45,7 @@ with torch.device("meta"):
 run = shapes.meta_run(model, InputSpec((1, 512, 2048)))
 params = sum(p.numel() for p in model.parameters())
 print(json.dumps({"seconds": time.perf_counter() - t, "ok": run.ok, "params": params,
-                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "rss_mb": peak_mb()}))
 """
 
 ALL_CLASSIFIERS = """
@@ -60,12 +60,12 @@ for name in names:
     if not Session.open(name, meta=True).run(meta=True).ok:
         failed.append(name)
 print(json.dumps({"seconds": time.perf_counter() - t, "count": len(names), "failed": failed,
-                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "rss_mb": peak_mb()}))
 """
 
 
 def main() -> list[str]:
-    base = in_fresh_process(IMPORT_ONLY)
+    base = in_fresh_process(PEAK_MB + IMPORT_ONLY)
     lines = [
         "## Shapes only on the meta device (targets: vit_h_14 <= 1 s and <= 600 MB; 80 classifiers < 15 s)",
         "",
@@ -79,10 +79,10 @@ def main() -> list[str]:
         ("vit_h_14 --meta", ONE_MODEL.format(name="vit_h_14")),
         ("1B-parameter transformer (20 x d2048)", BILLION),
     ):
-        r = in_fresh_process(code)
+        r = in_fresh_process(PEAK_MB + code)
         lines.append(row(label, f"{r['params'] / 1e6:.0f}M", f"{r['seconds']:.2f}", f"{r['rss_mb']:.0f}",
                          f"{r['rss_mb'] - base['rss_mb']:.0f}"))
-    r = in_fresh_process(ALL_CLASSIFIERS)
+    r = in_fresh_process(PEAK_MB + ALL_CLASSIFIERS)
     failed = ", ".join(r["failed"]) or "none"
     lines.append(row(f"all {r['count']} classifiers (failed: {failed})", "", f"{r['seconds']:.2f}",
                      f"{r['rss_mb']:.0f}", f"{r['rss_mb'] - base['rss_mb']:.0f}"))
