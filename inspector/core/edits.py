@@ -74,6 +74,11 @@ class ModelEditor:
         return bool(self._redo)
 
     @property
+    def history(self) -> list[str]:
+        """What Undo would take back, oldest first: the text of every edit on the undo list."""
+        return [edit.text for edit in self._undo]
+
+    @property
     def undo_text(self) -> str | None:
         return self._undo[-1].text if self._undo else None
 

@@ -40,17 +40,23 @@ class EditCommand(QUndoCommand):
         make: Callable[[], Edit],
         on_changed: EditListener,
         on_refused: RefusalListener,
+        *,
+        made: bool = False,
     ) -> None:
         super().__init__(text)
         self._session = session
         self._make = make
         self._on_changed = on_changed
         self._on_refused = on_refused
-        self._applied_once = False
+        self._applied_once = made
+        self._skip_next_redo = made
 
     def redo(self) -> None:
         from inspector.core.errors import InspectorError
 
+        if self._skip_next_redo:  # the push of an edit the core had already made
+            self._skip_next_redo = False
+            return
         if not self._applied_once:
             try:
                 edit = self._make()
@@ -86,3 +92,15 @@ def restore(session: Session, path: str, on_changed: EditListener, on_refused: R
 def restore_all(session: Session, on_changed: EditListener, on_refused: RefusalListener) -> EditCommand:
     """The command that puts every original back."""
     return EditCommand(session, "Restore all", session.restore_all, on_changed, on_refused)
+
+
+def already_made(session: Session, text: str, on_changed: EditListener, on_refused: RefusalListener) -> EditCommand:
+    """A command for an edit already in the core's history (a session opened from a file).
+
+    Pushing it changes nothing; afterwards it undoes and redoes like any other.
+    """
+
+    def never() -> Edit:
+        raise AssertionError("an edit already made is never made again")
+
+    return EditCommand(session, text, never, on_changed, on_refused, made=True)

@@ -2,15 +2,15 @@
 
 The description (parameter count and natural input) comes from building the
 selected architecture on the meta device, which allocates no weights; it is
-computed once per name, a moment after the selection settles, so scrolling
-through the list stays smooth.
+computed once per name, a moment after the selection settles, on a worker
+thread (the largest builders take a few hundred milliseconds even on meta),
+so scrolling through the list stays smooth.
 """
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
-    QApplication,
     QDialog,
     QDialogButtonBox,
     QHBoxLayout,
@@ -22,6 +22,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+from inspector.gui.run_worker import Worker
 
 TASK_TITLES = {
     "classification": "Classification",
@@ -73,6 +75,9 @@ class OpenModelDialog(QDialog):
         self.resize(760, 520)
         self.chosen: str | None = None
         self._descriptions: dict[str, str] = {}
+        self._describing: Worker | None = None
+        """The worker making a description; its ``description`` is the model's name."""
+        self._closed = False
         self.search_edit = QLineEdit(self)
         self.search_edit.setObjectName("zooSearch")
         self.search_edit.setPlaceholderText("Search models (e.g. resnet, vit, rcnn)")
@@ -179,15 +184,43 @@ class OpenModelDialog(QDialog):
 
     def _on_describe_timer_timeout(self) -> None:
         chosen = self._current()
-        if chosen is None:
-            return
+        if chosen is None or chosen[1] in self._descriptions or self._describing is not None or self._closed:
+            return  # a description on its way starts the next one when it arrives
         task, name = chosen
-        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
-        try:
-            text = self._descriptions.setdefault(name, describe_model(name, task))
-        finally:
-            QApplication.restoreOverrideCursor()
-        self.description.setText(text)
+        job = lambda _progress, _stop: describe_model(name, task)  # noqa: E731
+        worker = self._describing = Worker(job, name, self)
+        # Bound methods: the dialog is the receiver, so a late signal dies with it.
+        worker.sig_succeeded.connect(self._on_describing_succeeded)
+        worker.sig_failed.connect(self._on_describing_failed)
+        worker.start()
+
+    def _on_describing_succeeded(self, text: str) -> None:
+        self._on_described(text)
+
+    def _on_describing_failed(self, error: Exception, _trace: str) -> None:
+        self._on_described(f"{self._describing.description if self._describing else ''}: no description ({error}).")
+
+    def _on_described(self, text: str) -> None:
+        worker = self._describing
+        if worker is None or self._closed:
+            return
+        worker.wait()
+        self._describing = None
+        worker.deleteLater()
+        self._descriptions[worker.description] = text
+        chosen = self._current()
+        if chosen is not None and chosen[1] == worker.description:
+            self.description.setText(text)
+        elif chosen is not None and chosen[1] not in self._descriptions:
+            self._on_describe_timer_timeout()
+
+    def done(self, result: int) -> None:
+        """Close, once a description still being made has finished (its thread must not outlive the dialog)."""
+        self._closed = True
+        self._describe_timer.stop()
+        if self._describing is not None:
+            self._describing.wait()
+        super().done(result)
 
     def _on_model_list_double_clicked(self, item: QTreeWidgetItem, _column: int) -> None:
         if item.data(0, Qt.ItemDataRole.UserRole):

@@ -70,6 +70,7 @@ def test_undo_redo_history(resnet18):
     # A new edit after an undo drops the redo history.
     editor.replace_with_identity("fc")
     assert not editor.can_redo
+    assert editor.history == ["Replace layer4 with Identity", "Replace fc with Identity"]
     with pytest.raises(EditError, match="nothing to redo"):
         editor.redo()
 

@@ -47,6 +47,24 @@ def test_the_zoo_dialog_lists_models_by_task_and_describes_one(qtbot):
     assert dialog.chosen == "resnet18"
 
 
+def test_the_zoo_dialog_describes_the_model_the_selection_settles_on(qtbot):
+    """Descriptions are made on a worker; moving on while one is made ends on the last selection's."""
+    from inspector.gui.open_dialog import OpenModelDialog
+
+    dialog = OpenModelDialog()
+    qtbot.addWidget(dialog)
+    assert dialog.select("vit_b_16")
+    dialog._describe_timer.timeout.emit()  # as if the selection had settled there
+    assert dialog.select("resnet50")  # ...and then moved on before vit_b_16's description came
+    qtbot.waitUntil(lambda: "25,557,032 parameters" in dialog.description.text(), timeout=30_000)
+    assert "resnet50" in dialog.description.text()
+
+    assert dialog.select("efficientnet_b7")
+    dialog._describe_timer.timeout.emit()
+    dialog.reject()  # closing waits for the description being made: no thread outlives the dialog
+    assert dialog._describing is None or dialog._describing.isFinished()
+
+
 def test_open_model_action_opens_the_chosen_model(window, prompts, qtbot):
     prompts.model = "squeezenet1_0"
     with qtbot.waitSignal(window.sig_model_loaded, timeout=RUN_TIMEOUT_MS):

@@ -92,6 +92,17 @@ def test_a_saved_session_reopens_with_its_edits(open_window, prompts, qtbot, tmp
     assert other.tree_model.find("fc").type_name == "Identity"
     assert run(other, qtbot).output_shapes == [[2, 512]]
 
+    # The opened edits are on the Undo stack, and opening left nothing to save.
+    assert other.undo_stack.isClean()
+    assert other.actions["actionUndo"].isEnabled()
+    assert other.undo_stack.undoText() == "Replace fc with Identity"
+    other.actions["actionUndo"].trigger()
+    assert other.session.replaced == [] and other.tree_model.find("fc").type_name == "Linear"
+    assert run(other, qtbot).output_shapes == [[2, 1000]]
+    other.actions["actionRedo"].trigger()
+    assert other.session.replaced == ["fc"] and other.tree_model.find("fc").type_name == "Identity"
+    assert other.undo_stack.isClean()
+
 
 def test_the_tree_is_tinted_by_how_far_each_output_moved(window, qtbot):
     from PySide6.QtCore import Qt
