@@ -117,3 +117,27 @@ def open_window(qtbot: Any, prompts: ScriptedPrompts) -> Any:
 def window(open_window: Any) -> Any:
     """The main window on resnet18 (random weights)."""
     return open_window("resnet18")
+
+
+@pytest.fixture
+def small_resnet18_session() -> Any:
+    """resnet18 on a 64x64 input: every layer runs, in a fraction of the time of 224x224."""
+    from inspector.core.inputs import InputSpec
+    from inspector.core.session import Session
+
+    session = Session.open("resnet18")
+    session.set_input(InputSpec((1, 3, 64, 64)))
+    return session
+
+
+@pytest.fixture
+def panel_widget(qtbot: Any) -> Any:
+    """A panel class -> an instance of it, 900x700, closed after the test."""
+
+    def make(panel_class: Any) -> Any:
+        widget = panel_class()
+        qtbot.addWidget(widget)
+        widget.resize(900, 700)
+        return widget
+
+    return make

@@ -6,26 +6,20 @@ import pytest
 from PySide6.QtCore import Qt
 
 from inspector.core.compare import compare_runs
-from inspector.core.inputs import InputSpec
-from inspector.core.session import Session
-from inspector.gui.panels.compare import SORT_ROLE, ComparePanel, moved_colour
+from inspector.gui.panels.row_table import SORT_ROLE
+from inspector.gui.panels.compare import ComparePanel, moved_colour
 
 TIMEOUT_MS = 120_000
 
 
 @pytest.fixture
-def session():
-    session = Session.open("resnet18")
-    session.set_input(InputSpec((1, 3, 64, 64)))
-    return session
+def session(small_resnet18_session):
+    return small_resnet18_session
 
 
 @pytest.fixture
-def panel(qtbot):
-    widget = ComparePanel()
-    qtbot.addWidget(widget)
-    widget.resize(900, 700)
-    return widget
+def panel(panel_widget):
+    return panel_widget(ComparePanel)
 
 
 def row_of(panel: ComparePanel, name: str) -> int:

@@ -5,27 +5,21 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import Qt
 
-from inspector.core.inputs import InputSpec
-from inspector.core.session import Session
-from inspector.gui.panels.sweep import SORT_ROLE, SweepPanel
+from inspector.gui.panels.row_table import SORT_ROLE
+from inspector.gui.panels.sweep import SweepPanel
 from tests.helpers import assert_unchanged, snapshot
 
 TIMEOUT_MS = 120_000
 
 
 @pytest.fixture
-def session():
-    session = Session.open("resnet18")
-    session.set_input(InputSpec((1, 3, 64, 64)))
-    return session
+def session(small_resnet18_session):
+    return small_resnet18_session
 
 
 @pytest.fixture
-def panel(qtbot):
-    widget = SweepPanel()
-    qtbot.addWidget(widget)
-    widget.resize(900, 700)
-    return widget
+def panel(panel_widget):
+    return panel_widget(SweepPanel)
 
 
 def column_texts(panel: SweepPanel, column: int) -> list[str]:

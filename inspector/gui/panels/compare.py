@@ -33,17 +33,22 @@ os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
 
 import numpy as np
 import PySide6  # noqa: F401 - imported before pyqtgraph so that it picks PySide6
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtCore import QModelIndex, Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
-    QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QProgressBar, QPushButton, QSplitter, QTableView,
-    QVBoxLayout, QWidget,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
 )
 
 import pyqtgraph as pg  # noqa: E402 - after PySide6, see above
 
 from inspector.gui.panels.plot_items import BACKGROUND, ERROR, MEAN, style_plot
 from inspector.gui.panels.model_work import ModelWorkPanel
+from inspector.gui.panels.row_table import RIGHT, RowTableModel, shapes_text, sorted_table, table_over_plot
 from inspector.gui.run_worker import Worker
 
 if TYPE_CHECKING:
@@ -51,8 +56,6 @@ if TYPE_CHECKING:
     from inspector.core.probe import ProbeRun
     from inspector.core.session import Session
 
-SORT_ROLE = Qt.ItemDataRole.UserRole + 1
-"""The value a column sorts by: numbers as numbers, missing values last."""
 MOVED_FLOOR = 1e-4
 """Relative L2 below this is drawn as unchanged (float rounding, not an effect of the edit)."""
 
@@ -76,60 +79,31 @@ def moved_colour(relative_l2: float | None, shape_changed: bool = False) -> QCol
 
 
 def _shapes_text(shapes: list[list[int]]) -> str:
-    return ", ".join("[" + ", ".join(str(s) for s in shape) + "]" for shape in shapes) or "—"
+    return shapes_text(shapes, "—")
 
 
 def _number(value: float | None) -> str:
     return "—" if value is None else f"{value:+.4g}"
 
 
-class CompareTableModel(QAbstractTableModel):
+class CompareTableModel(RowTableModel["ModuleComparison"]):
     """One row per module that ran in both runs."""
 
     COLUMNS = ("Module", "Type", "Output shapes", "Δ mean", "Δ std", "Δ min", "Δ max", "Relative L2", "Cosine")
 
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.rows: list[ModuleComparison] = []
-
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.rows)
-
-    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return self.COLUMNS[section]
-        return None
-
-    def set_rows(self, rows: list[ModuleComparison]) -> None:
-        self.beginResetModel()
-        self.rows = rows
-        self.endResetModel()
-
-    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
-            return None
-        row = self.rows[index.row()]
-        column = index.column()
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self._display(row, column)
-        if role == SORT_ROLE:
-            return self._sort_key(row, index.row(), column)
+    def role_data(self, row: ModuleComparison, column: int, role: int) -> Any:
         if role == Qt.ItemDataRole.BackgroundRole:
             return moved_colour(row.relative_l2, row.shape_changed)
         if role == Qt.ItemDataRole.ForegroundRole and column == 2 and row.shape_changed:
             return QColor(ERROR)
         if role == Qt.ItemDataRole.TextAlignmentRole and column >= 3:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            return RIGHT
         if role == Qt.ItemDataRole.ToolTipRole and column >= 7 and row.relative_l2 is not None:
             how = "every value" if row.distance_exact else "an evenly strided sample of the values"
             return f"Computed over {how} of the output"
         return None
 
-    @staticmethod
-    def _display(row: ModuleComparison, column: int) -> str:
+    def display(self, row: ModuleComparison, column: int) -> str:
         if column == 0:
             return row.name or "(model output)"
         if column == 1:
@@ -147,12 +121,11 @@ class CompareTableModel(QAbstractTableModel):
             return "—" if row.relative_l2 is None else f"{row.relative_l2:.4g}"
         return "—" if row.cosine is None else f"{row.cosine:.4g}"
 
-    @staticmethod
-    def _sort_key(row: ModuleComparison, position: int, column: int) -> Any:
+    def sort_key(self, row: ModuleComparison, position: int, column: int) -> Any:
         if column == 0:
             return position
         if column in (1, 2):
-            return CompareTableModel._display(row, column)
+            return self.display(row, column)
         value = (None, None, None, row.mean_delta, row.std_delta, row.min_delta, row.max_delta,
                  row.relative_l2, row.cosine)[column]
         return math.inf if value is None else value
@@ -184,19 +157,7 @@ class ComparePanel(ModelWorkPanel):
         self.progress.setVisible(False)  # shown while a comparison runs
 
         self.model = CompareTableModel(self)
-        self.proxy = QSortFilterProxyModel(self)
-        self.proxy.setSourceModel(self.model)
-        self.proxy.setSortRole(SORT_ROLE)
-        self.table = QTableView(self)
-        self.table.setObjectName("compareTable")
-        self.table.setModel(self.proxy)
-        self.table.setSortingEnabled(True)
-        self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.verticalHeader().setVisible(False)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        self.proxy, self.table = sorted_table(self, self.model, "compareTable")
         self.table.clicked.connect(self._on_table_clicked)
 
         self.plot_widget = pg.PlotWidget(self, background=BACKGROUND)
@@ -216,14 +177,7 @@ class ComparePanel(ModelWorkPanel):
         top.addWidget(self.summary_label, 1)
         top.addWidget(self.progress)
         top.addWidget(self.start_button)
-        splitter = QSplitter(Qt.Orientation.Vertical, self)
-        splitter.addWidget(self.table)
-        splitter.addWidget(self.plot_widget)
-        splitter.setStretchFactor(0, 3)
-        splitter.setStretchFactor(1, 2)
-        splitter.setChildrenCollapsible(False)
-        self.plot_widget.setMinimumHeight(180)
-        splitter.setSizes([420, 280])
+        splitter = table_over_plot(self, self.table, self.plot_widget)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 4, 6, 4)
         layout.addLayout(top)

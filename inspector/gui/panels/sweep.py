@@ -31,73 +31,51 @@ os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
 
 import numpy as np
 import PySide6  # noqa: F401 - imported before pyqtgraph so that it picks PySide6
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtCore import QModelIndex, QObject, Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
-    QAbstractItemView, QCheckBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QProgressBar, QPushButton,
-    QSplitter, QTableView, QVBoxLayout, QWidget,
+    QCheckBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
 )
 
 import pyqtgraph as pg  # noqa: E402 - after PySide6, see above
 
 from inspector.gui.panels.plot_items import BACKGROUND, ERROR, MEAN, style_plot
 from inspector.gui.panels.model_work import ModelWorkPanel
+from inspector.gui.panels.row_table import RIGHT, RowTableModel, shapes_text, sorted_table, table_over_plot
 from inspector.gui.run_worker import Worker
 
 if TYPE_CHECKING:
     from inspector.core.session import Session
     from inspector.core.sweep import SweepEntry, SweepResult
 
-SORT_ROLE = Qt.ItemDataRole.UserRole + 1
-"""The value a column sorts by: numbers for numbers, so 0.1 < 0.02 never happens."""
-
-
-def _shapes_text(shapes: list[list[int]]) -> str:
-    return ", ".join("[" + ", ".join(str(s) for s in shape) + "]" for shape in shapes)
 
 
 def _number_text(value: float | None) -> str:
     return "—" if value is None else f"{value:.4g}"
 
 
-class SweepTableModel(QAbstractTableModel):
+class SweepTableModel(RowTableModel["SweepEntry"]):
     """The sweep's entries, one row each, appended as they arrive."""
 
     COLUMNS = ("Module", "Type", "Runs", "Output shapes", "Relative L2", "Cosine", "Error")
 
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.entries: list[SweepEntry] = []
-
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.entries)
-
-    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return self.COLUMNS[section]
-        return None
-
-    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
-            return None
-        entry = self.entries[index.row()]
-        column = index.column()
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self._display(entry, column)
-        if role == SORT_ROLE:
-            return self._sort_key(entry, index.row(), column)
+    def role_data(self, entry: SweepEntry, column: int, role: int) -> Any:
         if role == Qt.ItemDataRole.ForegroundRole and not entry.ok:
             return QColor(ERROR)
         if role == Qt.ItemDataRole.ToolTipRole and entry.error is not None:
             return f"{entry.name} replaced with Identity: the forward failed in {entry.error}"
         if role == Qt.ItemDataRole.TextAlignmentRole and column in (4, 5):
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            return RIGHT
         return None
 
-    def _display(self, entry: SweepEntry, column: int) -> str:
+    def display(self, entry: SweepEntry, column: int) -> str:
         if column == 0:
             return entry.name
         if column == 1:
@@ -105,7 +83,7 @@ class SweepTableModel(QAbstractTableModel):
         if column == 2:
             return "yes" if entry.ok else "fails"
         if column == 3:
-            return _shapes_text(entry.output_shapes)
+            return shapes_text(entry.output_shapes)
         if column == 4:
             return _number_text(entry.relative_l2)
         if column == 5:
@@ -115,25 +93,14 @@ class SweepTableModel(QAbstractTableModel):
         where = "the root" if entry.error.module == "" else entry.error.module or "the model"
         return f"{where}: {entry.error.message}"
 
-    def _sort_key(self, entry: SweepEntry, row: int, column: int) -> Any:
+    def sort_key(self, entry: SweepEntry, row: int, column: int) -> Any:
         if column == 4:
             return math.inf if entry.relative_l2 is None else entry.relative_l2
         if column == 5:
             return -math.inf if entry.cosine is None else entry.cosine
         if column == 0:
             return row  # sweep order, which is the model's order
-        return self._display(entry, column)
-
-    def clear(self) -> None:
-        self.beginResetModel()
-        self.entries = []
-        self.endResetModel()
-
-    def append(self, entry: SweepEntry) -> None:
-        row = len(self.entries)
-        self.beginInsertRows(QModelIndex(), row, row)
-        self.entries.append(entry)
-        self.endInsertRows()
+        return self.display(entry, column)
 
 
 class _EntryRelay(QObject):
@@ -181,19 +148,7 @@ class SweepPanel(ModelWorkPanel):
         self.status_label.setWordWrap(True)
 
         self.model = SweepTableModel(self)
-        self.proxy = QSortFilterProxyModel(self)
-        self.proxy.setSourceModel(self.model)
-        self.proxy.setSortRole(SORT_ROLE)
-        self.table = QTableView(self)
-        self.table.setObjectName("sweepTable")
-        self.table.setModel(self.proxy)
-        self.table.setSortingEnabled(True)
-        self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.verticalHeader().setVisible(False)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        self.proxy, self.table = sorted_table(self, self.model, "sweepTable")
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.doubleClicked.connect(self._on_table_double_clicked)
         self.table.clicked.connect(self._on_table_clicked)
@@ -219,14 +174,7 @@ class SweepPanel(ModelWorkPanel):
         filters.addWidget(self.leaves_box)
         filters.addWidget(self.start_button)
         filters.addWidget(self.cancel_button)
-        splitter = QSplitter(Qt.Orientation.Vertical, self)
-        splitter.addWidget(self.table)
-        splitter.addWidget(self.plot_widget)
-        splitter.setStretchFactor(0, 3)
-        splitter.setStretchFactor(1, 2)
-        splitter.setChildrenCollapsible(False)
-        self.plot_widget.setMinimumHeight(180)
-        splitter.setSizes([420, 280])
+        splitter = table_over_plot(self, self.table, self.plot_widget)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 4, 6, 4)
         layout.addLayout(filters)
@@ -324,7 +272,7 @@ class SweepPanel(ModelWorkPanel):
         self._finish()
         self.result = result
         # Entries still queued behind this signal are in the result already.
-        if len(self.model.entries) != len(result.entries):
+        if len(self.model.rows) != len(result.entries):
             self.model.clear()
             for entry in result.entries:
                 self.model.append(entry)
@@ -362,7 +310,7 @@ class SweepPanel(ModelWorkPanel):
     # ----------------------------------------------------------------- views
 
     def _draw(self) -> None:
-        entries = self.model.entries
+        entries = self.model.rows
         ok = [(i, e.relative_l2) for i, e in enumerate(entries) if e.ok and e.relative_l2 is not None]
         failed = [i for i, e in enumerate(entries) if not e.ok]
         top = max((v for _, v in ok), default=1.0) or 1.0
@@ -373,7 +321,7 @@ class SweepPanel(ModelWorkPanel):
 
     def select_entry(self, name: str) -> bool:
         """Select the row of ``name`` in the table; False when it is not there."""
-        for row, entry in enumerate(self.model.entries):
+        for row, entry in enumerate(self.model.rows):
             if entry.name == name:
                 index = self.proxy.mapFromSource(self.model.index(row, 0))
                 self.table.selectRow(index.row())
@@ -384,7 +332,7 @@ class SweepPanel(ModelWorkPanel):
     def _entry_at(self, proxy_index: QModelIndex) -> SweepEntry | None:
         if not proxy_index.isValid():
             return None
-        return self.model.entries[self.proxy.mapToSource(proxy_index).row()]
+        return self.model.rows[self.proxy.mapToSource(proxy_index).row()]
 
     def _on_table_double_clicked(self, index: QModelIndex) -> None:
         entry = self._entry_at(index)
@@ -402,7 +350,7 @@ class SweepPanel(ModelWorkPanel):
             return
         position = view.mapSceneToView(event.scenePos())
         row = int(round(position.x()))
-        if 0 <= row < len(self.model.entries) and abs(position.x() - row) <= 0.4:
-            name = self.model.entries[row].name
+        if 0 <= row < len(self.model.rows) and abs(position.x() - row) <= 0.4:
+            name = self.model.rows[row].name
             self.select_entry(name)
             self.sig_module_clicked.emit(name)
