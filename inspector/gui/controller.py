@@ -17,7 +17,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoStack
 
 from inspector.gui import commands
-from inspector.gui.run_worker import Job, Worker, load_job, probe_job
+from inspector.gui.run_worker import Job, Worker, load_job, probe_job, session_file_job
 from inspector.gui.tree_model import format_shapes
 
 if TYPE_CHECKING:
@@ -37,6 +37,8 @@ class SessionController(QObject):
 
     sig_session_opened = Signal(object, object)
     """A model was opened: the new Session and its plain tree (ModuleNode)."""
+    sig_session_file_opened = Signal(str, list)
+    """(path, problems) after a session file opened; problems: what could not be restored, one line each."""
     sig_busy_changed = Signal(bool)
     """A worker started (True) or ended (False) using the model."""
     sig_edited = Signal(object)
@@ -128,6 +130,59 @@ class SessionController(QObject):
             lambda error, trace: self._on_load_failed(spec, arch, error, trace, wait=False)
         )
         return True
+
+    def open_session_file(self, path: str, *, trust: bool = False, wait: bool = False) -> bool:
+        """Open a saved session (model, edits, input, device) on a worker; ``wait`` loads on this thread.
+
+        A session whose model is a pickled module asks for trust first, as
+        opening that model would. False when nothing was opened (or, without
+        ``wait``, when the load could not start).
+        """
+        if self.busy or self._closing or not self.may_discard_edits():
+            return False
+        job = session_file_job(path, trust=trust)
+        if wait:
+            try:
+                result = job(lambda done, total: None, lambda: False)
+            except Exception as error:  # noqa: BLE001 - every failure becomes a message
+                return self._on_session_file_failed(path, error, traceback.format_exc(), wait=True)
+            self._on_session_file_loaded(path, result)
+            return True
+        worker = self._start("load", job, f"Opening {path}")
+        worker.sig_succeeded.connect(lambda result: self._on_session_file_worker_succeeded(path, result))
+        worker.sig_failed.connect(
+            lambda error, trace: self._on_session_file_failed(path, error, trace, wait=False)
+        )
+        return True
+
+    def _on_session_file_worker_succeeded(self, path: str, result: tuple[Session, ModuleNode, list[str]]) -> None:
+        if self._closing:
+            return
+        self._end()
+        self._on_session_file_loaded(path, result)
+
+    def _on_session_file_loaded(self, path: str, result: tuple[Session, ModuleNode, list[str]]) -> None:
+        session, tree, problems = result
+        self.set_session(session, tree)
+        self.sig_session_file_opened.emit(path, list(problems))
+
+    def _on_session_file_failed(self, path: str, error: Exception, trace: str, *, wait: bool) -> bool:
+        from inspector.core.errors import InspectorError, TrustRequired
+
+        if self._closing:
+            return False
+        self._end()
+        if isinstance(error, TrustRequired):
+            if self.prompts.trust(path, str(error), error.wanted):
+                saved, self._skip_discard = self._skip_discard, True
+                try:
+                    return self.open_session_file(path, trust=True, wait=wait)
+                finally:
+                    self._skip_discard = saved
+            return False  # declined: nothing opened, nothing to report
+        known = isinstance(error, InspectorError)
+        self._problem(f"Could not open {path}", _message(error), "error", "" if known else trace)
+        return False
 
     def set_session(self, session: Session, tree: ModuleNode | None = None) -> None:
         """Make ``session`` the one inspected; edits it already has (from a session file) can be undone."""

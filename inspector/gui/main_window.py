@@ -186,6 +186,7 @@ class MainWindow(QMainWindow):
         self.tree_panel.sig_current_changed.connect(self._on_tree_panel_current_changed)
         self.tree_panel.sig_context_menu_requested.connect(self._on_tree_panel_context_menu_requested)
         self.controller.sig_session_opened.connect(self._on_controller_session_opened)
+        self.controller.sig_session_file_opened.connect(self._on_controller_session_file_opened)
         self.controller.sig_edited.connect(self._on_controller_edited)
         self.controller.sig_busy_changed.connect(self._on_controller_busy_changed)
         self.controller.sig_run_progressed.connect(self.input_panel.set_progress)
@@ -295,24 +296,23 @@ class MainWindow(QMainWindow):
         if path:
             self.open_session_file(path)
 
-    def open_session_file(self, path: str) -> bool:
-        """Open a saved session (model, edits, input, device); what could not be restored is listed."""
-        from inspector.gui import session_io
+    def open_session_file(self, path: str, *, wait: bool = False) -> bool:
+        """Open a saved session (model, edits, input, device); what could not be restored is listed.
 
-        if self.busy or not self.controller.may_discard_edits():
-            return False
+        The model loads on a worker, as for Open Model; ``wait`` returns once it is shown.
+        """
         self._collect_before_opening()
-        opened = session_io.open_session_file(self.prompts, path)
-        if opened.session is None:
-            if opened.error:
-                self._report(f"Could not open {path}", opened.error)
-            return False
+        self._show_status(f"Opening {path}…")
+        started = self.controller.open_session_file(path, wait=wait)
+        if started and not wait:
+            self.input_panel.set_running(True)
+        return started
+
+    def _on_controller_session_file_opened(self, path: str, problems: list[str]) -> None:
         settings.remember_model_folder(os.path.dirname(path))
-        self.controller.set_session(opened.session)
-        if opened.problems:
-            self._report(f"Opened {path}, not all of it", "\n".join(opened.problems), level="warning")
+        if problems:
+            self._report(f"Opened {path}, not all of it", "\n".join(problems), level="warning")
         self.log_panel.append(f"Opened the session {path}")
-        return True
 
     def save_session(self) -> bool:
         """Save the model's source, edits, input and device to a session file; the edits count as saved."""

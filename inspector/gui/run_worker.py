@@ -115,3 +115,19 @@ def load_job(spec: str, *, arch: str | None = None, trust: bool = False, warm: t
         return session, tree
 
     return job
+
+
+def session_file_job(path: str, *, trust: bool = False) -> Job:
+    """The job of opening a session file: load its model, apply its edits, build the tree.
+
+    Returns ``(session, tree, problems)``; ``problems`` lists what could not be
+    restored (the session opened all the same).
+    """
+
+    def job(on_progress: ProgressCallback, should_stop: StopCallback) -> Any:
+        from inspector.core.session_file import open_session
+
+        session, problems = open_session(path, trust=trust)
+        return session, session.tree(), problems
+
+    return job

@@ -1,15 +1,15 @@
 """File → Save Session / Open Session: the dialogs' side of :mod:`inspector.core.session_file`.
 
-Two functions the window's actions call. They ask through the window's
-prompts object (``save_file`` and ``trust``, see :mod:`inspector.gui.prompts`),
-so tests script the answers, and return plain values; the window chooses the
-file to open, shows the messages and puts the opened session in place.
+Saving asks through the window's prompts object (``save_file``, see
+:mod:`inspector.gui.prompts`), so tests script the answers, and returns plain
+values. Opening a session file is the controller's
+(:meth:`inspector.gui.controller.Controller.open_session_file`): the model
+loads on a worker, like any other.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -48,37 +48,3 @@ def save_session_as(prompts: Any, session: Session, folder: str = "") -> tuple[s
     except OSError as error:
         return None, f"{path} could not be written: {error.strerror or error}"
     return path, None
-
-
-@dataclass
-class Opened:
-    """What opening a session file gave: the session (None when nothing opened) and what to tell the user."""
-
-    session: Session | None
-    problems: list[str] = field(default_factory=list)
-    """What could not be restored, one line each (the session opened all the same)."""
-    error: str | None = None
-    """Why nothing opened; None when the session opened or the user declined to trust the file."""
-
-
-def open_session_file(prompts: Any, path: str) -> Opened:
-    """Open a session file; a pickled model asks the user for trust first, as opening the model would.
-
-    It loads the model on the calling thread, as ``open_model(wait=True)``
-    does; the trust prompt needs the GUI thread.
-    """
-    from inspector.core.errors import InspectorError, TrustRequired
-    from inspector.core.session_file import open_session
-
-    try:
-        session, problems = open_session(path)
-    except TrustRequired as error:
-        if not prompts.trust(path, str(error), error.wanted):
-            return Opened(None, error=None)
-        try:
-            session, problems = open_session(path, trust=True)
-        except InspectorError as again:
-            return Opened(None, error=str(again))
-    except InspectorError as error:
-        return Opened(None, error=str(error))
-    return Opened(session, problems)

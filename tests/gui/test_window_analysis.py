@@ -85,7 +85,8 @@ def test_a_saved_session_reopens_with_its_edits(open_window, prompts, qtbot, tmp
 
     other = open_window(None)
     prompts.session_file = str(saved)
-    other.actions["actionOpenSession"].trigger()
+    with qtbot.waitSignal(other.controller.sig_session_file_opened, timeout=TIMEOUT_MS):
+        other.actions["actionOpenSession"].trigger()
     assert other.session is not None
     assert other.session.replaced == ["fc"]
     assert other.input_panel.shape_edit.text() == "2,3,96,96"
