@@ -72,3 +72,28 @@ def test_report_on_cuda(capsys):
     code, report, _ = run_report(["resnet18", "--device", "cuda", "--identity", "fc", "--input-shape", "1,3,64,64"], capsys)
     assert code == 0 and report["device"] == "cuda:0"
     assert report["output"]["shapes"] == [[1, 512]]
+
+
+def _synchronising_calls(model: torch.nn.Module, x: torch.Tensor) -> int:
+    """How many operations of a probed run made the host wait for the GPU (torch's sync debug mode)."""
+    import warnings
+
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("warn")
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            run = probe.run(model, x)
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    assert run.ok
+    return sum("synchroniz" in str(w.message) for w in caught)
+
+
+def test_a_cuda_probe_does_not_wait_for_the_gpu_once_per_layer():
+    """The statistics stay on the device until the end of the run: 40 layers wait as often as 2."""
+    x = torch.randn(8, 64, device="cuda")
+    short = torch.nn.Sequential(*[torch.nn.Linear(64, 64) for _ in range(2)]).cuda().eval()
+    deep = torch.nn.Sequential(*[torch.nn.Linear(64, 64) for _ in range(40)]).cuda().eval()
+    _synchronising_calls(short, x)  # first use: lazy CUDA initialisation
+    assert _synchronising_calls(deep, x) == _synchronising_calls(short, x)
