@@ -98,6 +98,42 @@ def probe_job(session: Session, spec: InputSpec, device: str, mode: str) -> Job:
     return job
 
 
+def preload_torch_libraries() -> bool:
+    """Load torch's shared libraries without holding the GIL, before ``import torch`` does it with it.
+
+    Importing torch opens libtorch_python.so and with it libtorch_cpu,
+    libtorch_cuda and the CUDA runtime, a few hundred megabytes; the import
+    machinery does that holding the GIL, so the GUI thread stood still for
+    ~0.3-0.4 s while a worker imported torch. Called through ctypes, dlopen
+    runs with the GIL released; ``import torch`` then finds the libraries
+    loaded. Linux only (elsewhere, and on any failure, it does nothing and
+    the import works as before). True when the libraries were loaded here.
+    """
+    import ctypes
+    import importlib.util
+    import os
+    import sys
+
+    if "torch" in sys.modules or not sys.platform.startswith("linux"):
+        return False
+    try:
+        found = importlib.util.find_spec("torch")
+        folders = list(found.submodule_search_locations or []) if found is not None else []
+        library = next(
+            (path for path in (os.path.join(f, "lib", "libtorch_python.so") for f in folders) if os.path.exists(path)),
+            None,
+        )
+        if library is None:
+            return False
+        libc = ctypes.CDLL(None)
+        libc.dlopen.restype = ctypes.c_void_p
+        libc.dlopen.argtypes = [ctypes.c_char_p, ctypes.c_int]
+        # RTLD_LOCAL: the libraries' symbols stay theirs, as when torch opens them.
+        return bool(libc.dlopen(os.fsencode(library), os.RTLD_NOW | os.RTLD_LOCAL))
+    except (OSError, AttributeError, ValueError, ImportError):
+        return False
+
+
 def load_job(spec: str, *, arch: str | None = None, trust: bool = False, warm: tuple[str, ...] = ()) -> Job:
     """The job of opening a model: import torch if needed, load, and build the plain tree.
 
@@ -106,6 +142,7 @@ def load_job(spec: str, *, arch: str | None = None, trust: bool = False, warm: t
     """
 
     def job(on_progress: ProgressCallback, should_stop: StopCallback) -> Any:
+        preload_torch_libraries()
         from inspector.core.session import Session
 
         session = Session.open(spec, arch=arch, trust=trust)
@@ -125,6 +162,7 @@ def session_file_job(path: str, *, trust: bool = False) -> Job:
     """
 
     def job(on_progress: ProgressCallback, should_stop: StopCallback) -> Any:
+        preload_torch_libraries()
         from inspector.core.session_file import open_session
 
         session, problems = open_session(path, trust=trust)

@@ -67,3 +67,18 @@ def test_main_shows_the_window_then_opens_the_model_on_a_worker():
     """)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.split() == ["0", "True", "torchvision:resnet18", "True"]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the preload is Linux only")
+def test_torch_libraries_preloaded_without_the_gil_then_torch_imports_as_usual():
+    result = run_python("""
+        import sys
+        from inspector.gui.run_worker import preload_torch_libraries
+        loaded = preload_torch_libraries()
+        mapped = any("libtorch_python.so" in line for line in open("/proc/self/maps"))
+        before = "torch" in sys.modules
+        import torch
+        print(loaded, mapped, before, float(torch.arange(4.0).sum()), preload_torch_libraries())
+    """)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == ["True", "True", "False", "6.0", "False"]
