@@ -95,6 +95,26 @@ PLAIN_PASS(pass_f32_generic, float)
 PLAIN_PASS(pass_f64, double)
 
 #if FUSED_AVX2
+/* The values after the last whole vector step, one at a time, then the part's results. */
+static void finish_f32(Part *p, const float *x, int64_t i, int64_t n, double sum, double square, float low,
+                       float high, int64_t zeros)
+{
+    for (; i < n; i++) {
+        float v = x[i];
+        double d = (double)v - p->shift;
+        sum += d;
+        square += d * d;
+        low = v < low ? v : low;
+        high = v > high ? v : high;
+        zeros += (v == 0.0f);
+    }
+    p->sum = sum;
+    p->squares = square;
+    p->low = low;
+    p->high = high;
+    p->zeros = zeros;
+}
+
 /* The same pass by hand for AVX2 + FMA: 16 floats a step, widened to double
  * in four independent sum and square accumulators, so the adds do not wait
  * on each other (the compiler's loop keeps one chain and runs ~2x slower). */
@@ -153,20 +173,7 @@ static void pass_f32_avx2(Part *p)
         low = lows[j] < low ? lows[j] : low;
         high = highs[j] > high ? highs[j] : high;
     }
-    for (; i < n; i++) {
-        float v = x[i];
-        double d = (double)v - p->shift;
-        sum += d;
-        square += d * d;
-        low = v < low ? v : low;
-        high = v > high ? v : high;
-        zeros += (v == 0.0f);
-    }
-    p->sum = sum;
-    p->squares = square;
-    p->low = low;
-    p->high = high;
-    p->zeros = zeros;
+    finish_f32(p, x, i, n, sum, square, low, high, zeros);
 }
 
 /* AVX-512: 32 floats a step, the zero count from compare masks. */
@@ -207,20 +214,7 @@ static void pass_f32_avx512(Part *p)
     double square = _mm512_reduce_add_pd(_mm512_add_pd(_mm512_add_pd(q0, q1), _mm512_add_pd(q2, q3)));
     float low = _mm512_reduce_min_ps(_mm512_min_ps(low0, low1));
     float high = _mm512_reduce_max_ps(_mm512_max_ps(high0, high1));
-    for (; i < n; i++) {
-        float v = x[i];
-        double d = (double)v - p->shift;
-        sum += d;
-        square += d * d;
-        low = v < low ? v : low;
-        high = v > high ? v : high;
-        zeros += (v == 0.0f);
-    }
-    p->sum = sum;
-    p->squares = square;
-    p->low = low;
-    p->high = high;
-    p->zeros = zeros;
+    finish_f32(p, x, i, n, sum, square, low, high, zeros);
 }
 #endif
 
