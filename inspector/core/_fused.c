@@ -251,6 +251,23 @@ static void pass_f32(Part *p, int route)
     pass_f32_generic(p);
 }
 
+/* One part's pass, and its share of the histogram sample while that data is still in cache. */
+static void run_part(Part *part, int itemsize, int route, const void *data, unsigned long long sample_address,
+                     long long sample_step, long long sample_count)
+{
+    if (itemsize == 4)
+        pass_f32(part, route);
+    else
+        pass_f64(part);
+    int64_t first = (part->begin + sample_step - 1) / sample_step;
+    for (int64_t k = first; k < sample_count && k * sample_step < part->end; k++) {
+        if (itemsize == 4)
+            ((float *)(uintptr_t)sample_address)[k] = ((const float *)data)[k * sample_step];
+        else
+            ((double *)(uintptr_t)sample_address)[k] = ((const double *)data)[k * sample_step];
+    }
+}
+
 static PyObject *fused_stats(PyObject *self, PyObject *args)
 {
     unsigned long long address;
@@ -301,22 +318,14 @@ static PyObject *fused_stats(PyObject *self, PyObject *args)
     }
 
     Py_BEGIN_ALLOW_THREADS
+    if (used == 1) {
+        run_part(&parts[0], itemsize, route, data, sample_address, sample_step, sample_count);
+    } else {
     /* torch is imported first and its libgomp.so.1 is the one this module
      * binds to, so these are torch's own (already awake) worker threads. */
-#pragma omp parallel for num_threads(used) schedule(static, 1) if (used > 1)
-    for (int t = 0; t < used; t++) {
-        if (itemsize == 4)
-            pass_f32(&parts[t], route);
-        else
-            pass_f64(&parts[t]);
-        /* every sample_step-th value of this part, while it is still in cache */
-        int64_t first = (parts[t].begin + sample_step - 1) / sample_step;
-        for (int64_t k = first; k < sample_count && k * sample_step < parts[t].end; k++) {
-            if (itemsize == 4)
-                ((float *)(uintptr_t)sample_address)[k] = ((const float *)data)[k * sample_step];
-            else
-                ((double *)(uintptr_t)sample_address)[k] = ((const double *)data)[k * sample_step];
-        }
+#pragma omp parallel for num_threads(used) schedule(static, 1)
+        for (int t = 0; t < used; t++)
+            run_part(&parts[t], itemsize, route, data, sample_address, sample_step, sample_count);
     }
     Py_END_ALLOW_THREADS
 

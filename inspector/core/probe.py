@@ -114,22 +114,34 @@ class Cancelled(Exception):
 
 def tensors_in(value: Any) -> list[torch.Tensor]:
     """Tensors in an output structure, depth first: tuple/list order, dict insertion order."""
-    # A loop, not a recursive closure: a closure that calls itself is a
-    # reference cycle, and the cycle would keep every tensor it saw (every
-    # layer's output) alive until the cyclic garbage collector ran.
     found: list[torch.Tensor] = []
-    pending = [value]
-    while pending:
-        item = pending.pop()
-        if isinstance(item, torch.Tensor):
-            found.append(item)
-        elif isinstance(item, dict):
-            pending.extend(reversed(list(item.values())))
-        elif isinstance(item, (list, tuple)):
-            pending.extend(reversed(item))
-        elif hasattr(item, "__dataclass_fields__"):
-            pending.extend(reversed([getattr(item, name) for name in item.__dataclass_fields__]))
+    _gather_tensors(value, found, set())
     return found
+
+
+def _gather_tensors(item: Any, found: list[torch.Tensor], enclosing: set[int]) -> None:
+    # A module-level function, not a closure that calls itself: such a closure
+    # is a reference cycle, and it kept every tensor it saw (every layer's
+    # output) alive until the cyclic garbage collector ran. ``enclosing``
+    # holds the containers being walked, so a structure that contains itself
+    # ends the walk there instead of never ending.
+    if isinstance(item, torch.Tensor):
+        found.append(item)
+        return
+    if isinstance(item, dict):
+        children: Any = list(item.values())
+    elif isinstance(item, (list, tuple)):
+        children = item
+    elif hasattr(item, "__dataclass_fields__"):
+        children = [getattr(item, name) for name in item.__dataclass_fields__]
+    else:
+        return
+    if id(item) in enclosing:
+        return
+    enclosing.add(id(item))
+    for child in children:
+        _gather_tensors(child, found, enclosing)
+    enclosing.discard(id(item))
 
 
 def shapes_of(value: Any) -> list[list[int]]:

@@ -11,6 +11,7 @@ nothing about widgets; the window turns its signals into views.
 from __future__ import annotations
 
 import traceback
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Signal
@@ -124,10 +125,12 @@ class SessionController(QObject):
                 return self._on_load_failed(spec, arch, error, traceback.format_exc(), wait=True)
             self.set_session(session, tree)
             return True
-        worker = self._start("load", job, f"Opening {spec}")
-        worker.sig_succeeded.connect(self._on_load_worker_succeeded)
-        worker.sig_failed.connect(
-            lambda error, trace: self._on_load_failed(spec, arch, error, trace, wait=False)
+        self._start(
+            "load",
+            job,
+            f"Opening {spec}",
+            self._on_load_worker_succeeded,
+            lambda error, trace: self._on_load_failed(spec, arch, error, trace, wait=False),
         )
         return True
 
@@ -148,10 +151,12 @@ class SessionController(QObject):
                 return self._on_session_file_failed(path, error, traceback.format_exc(), wait=True)
             self._on_session_file_loaded(path, result)
             return True
-        worker = self._start("load", job, f"Opening {path}")
-        worker.sig_succeeded.connect(lambda result: self._on_session_file_worker_succeeded(path, result))
-        worker.sig_failed.connect(
-            lambda error, trace: self._on_session_file_failed(path, error, trace, wait=False)
+        self._start(
+            "load",
+            job,
+            f"Opening {path}",
+            lambda result: self._on_session_file_worker_succeeded(path, result),
+            lambda error, trace: self._on_session_file_failed(path, error, trace, wait=False),
         )
         return True
 
@@ -308,10 +313,14 @@ class SessionController(QObject):
             return False
         self.session.set_input(spec)
         self.session.mode = mode
-        worker = self._start("run", probe_job(self.session, spec, device, mode), f"Running {self.session.source}")
-        worker.sig_progressed.connect(self.sig_run_progressed)
-        worker.sig_succeeded.connect(self._on_run_worker_succeeded)
-        worker.sig_failed.connect(self._on_run_worker_failed)
+        self._start(
+            "run",
+            probe_job(self.session, spec, device, mode),
+            f"Running {self.session.source}",
+            self._on_run_worker_succeeded,
+            self._on_run_worker_failed,
+            on_progress=self.sig_run_progressed,
+        )
         return True
 
     def cancel_run(self) -> bool:
@@ -351,9 +360,13 @@ class SessionController(QObject):
         session.mode = mode
         caption = (f"{session.source}{' (edited)' if session.replaced else ''}, "
                    f"input {format_shapes([list(spec.shape)])}, {mode} mode")
-        worker = self._start("summary", lambda progress, stop: session.summary(), "Summarising")
-        worker.sig_succeeded.connect(lambda text: self._on_summary_done(text, caption))
-        worker.sig_failed.connect(lambda error, trace: self._on_summary_done(None, f"No summary: {_message(error)}"))
+        self._start(
+            "summary",
+            lambda progress, stop: session.summary(),
+            "Summarising",
+            lambda text: self._on_summary_done(text, caption),
+            lambda error, trace: self._on_summary_done(None, f"No summary: {_message(error)}"),
+        )
         return True
 
     def _on_summary_done(self, text: str | None, caption: str) -> None:
@@ -364,11 +377,30 @@ class SessionController(QObject):
 
     # ----------------------------------------------------------------- workers
 
-    def _start(self, kind: str, job: Job, description: str) -> Worker:
+    def _start(
+        self,
+        kind: str,
+        job: Job,
+        description: str,
+        on_succeeded: Callable[[Any], None],
+        on_failed: Callable[[Exception, str], None],
+        *,
+        on_progress: Any = None,
+    ) -> Worker:
+        """Start ``job`` on a worker, its signals connected first.
+
+        Connected before the thread starts, never after: a job that takes a
+        millisecond (a tiny model's run) can finish, and emit into no
+        connection, before the next line of this thread runs.
+        """
         worker = Worker(job, description, self)
         self._task, self._task_kind = worker, kind
         self._workers.add(worker)
         worker.finished.connect(self._on_worker_thread_finished)
+        worker.sig_succeeded.connect(on_succeeded)
+        worker.sig_failed.connect(on_failed)
+        if on_progress is not None:
+            worker.sig_progressed.connect(on_progress)
         worker.start()
         self.sig_busy_changed.emit(True)
         return worker

@@ -353,3 +353,13 @@ def test_a_probed_run_keeps_no_layer_output_alive_even_without_the_garbage_colle
             handle.remove()
     assert run.ok and len(outputs) == 7
     assert alive == []
+
+
+def test_output_structures_are_walked_in_order_and_a_self_containing_one_ends():
+    a, b, c = torch.zeros(1), torch.zeros(2), torch.zeros(3)
+    pair = (a, b)
+    found = probe.tensors_in([pair, {"x": c, "y": pair}, None, 3])
+    assert [id(t) for t in found] == [id(a), id(b), id(c), id(a), id(b)]
+    loop: list = [a]
+    loop.append(loop)
+    assert [id(t) for t in probe.tensors_in((loop, b))] == [id(a), id(b)]

@@ -170,3 +170,21 @@ def test_recent_models_are_remembered(open_window):
     second = open_window(None)
     entries = [action.text() for action in second.recent_menu.actions()]
     assert entries and entries[0] == "torchvision:resnet18"
+
+
+def test_a_job_that_ends_before_start_returns_still_reports(open_window, qtbot, monkeypatch):
+    """A tiny model's run can end before the thread that started it runs its next line.
+
+    The worker's signals must be connected before it starts, or such a run
+    (and such a load) would finish into no connection and the window would
+    wait forever. The fastest worker possible runs its job inside start().
+    """
+    from inspector.gui.run_worker import Worker
+
+    window = open_window(None)
+    monkeypatch.setattr(Worker, "start", lambda self, *args: self.run())
+    with qtbot.waitSignal(window.sig_model_loaded, timeout=10_000):
+        window.open_model("tests.models:tiny_mlp")
+    with qtbot.waitSignal(window.sig_run_finished, timeout=10_000) as finished:
+        window.actions["actionRun"].trigger()
+    assert finished.args[0] is not None and finished.args[0].ok
