@@ -99,15 +99,17 @@ def probe_job(session: Session, spec: InputSpec, device: str, mode: str) -> Job:
 
 
 def preload_torch_libraries() -> bool:
-    """Load torch's shared libraries without holding the GIL, before ``import torch`` does it with it.
+    """Load torch's C++ libraries without holding the GIL, before ``import torch`` does it with it.
 
-    Importing torch opens libtorch_python.so and with it libtorch_cpu,
-    libtorch_cuda and the CUDA runtime, a few hundred megabytes; the import
-    machinery does that holding the GIL, so the GUI thread stood still for
-    ~0.3-0.4 s while a worker imported torch. Called through ctypes, dlopen
-    runs with the GIL released; ``import torch`` then finds the libraries
-    loaded. Linux only (elsewhere, and on any failure, it does nothing and
-    the import works as before). True when the libraries were loaded here.
+    Importing torch opens libtorch_cuda (or libtorch_cpu), the CUDA runtime
+    and their kind, a few hundred megabytes; the import machinery does that
+    holding the GIL, so the GUI thread stood still for ~0.3-0.4 s while a
+    worker imported torch. Called through ctypes, dlopen runs with the GIL
+    released; ``import torch`` then finds the libraries loaded. Only
+    libraries without Python in them: libtorch_python's initialisers may use
+    the Python API, which needs the GIL. Linux only (elsewhere, and on any
+    failure, it does nothing and the import works as before). True when the
+    libraries were loaded here.
     """
     import ctypes
     import importlib.util
@@ -119,10 +121,8 @@ def preload_torch_libraries() -> bool:
     try:
         found = importlib.util.find_spec("torch")
         folders = list(found.submodule_search_locations or []) if found is not None else []
-        library = next(
-            (path for path in (os.path.join(f, "lib", "libtorch_python.so") for f in folders) if os.path.exists(path)),
-            None,
-        )
+        candidates = [os.path.join(f, "lib", name) for name in ("libtorch_cuda.so", "libtorch_cpu.so") for f in folders]
+        library = next((path for path in candidates if os.path.exists(path)), None)
         if library is None:
             return False
         libc = ctypes.CDLL(None)
