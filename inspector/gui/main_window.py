@@ -359,8 +359,7 @@ class MainWindow(QMainWindow):
         self.input_panel.set_device(str(session.device))
         self.input_panel.set_mode(session.mode)
         self.input_panel.finish_progress("not run yet")
-        self.model_label.setText(f"{session.source} · {session.class_name} · {session.params:,} parameters "
-                                 f"· {session.module_count:,} modules")
+        self._set_model_label(session, tree)
         self.device_label.setText(str(session.device))
         self.run_label.setText("")
         self._remember_recent(session.source, session.loaded.arch if session.loaded.kind == "state_dict" else None)
@@ -405,7 +404,9 @@ class MainWindow(QMainWindow):
         session = self.session
         assert session is not None
         current = self.current_module()
-        self.tree_model.refresh_paths(session.tree(), [swap.path for swap in edit.swaps])
+        tree = session.tree()
+        self.tree_model.refresh_paths(tree, [swap.path for swap in edit.swaps])
+        self._set_model_label(session, tree)
         self.tree_model.set_stale(session.last_run is not None)
         self.summary_panel.mark_stale()
         if self.analysis is not None:
@@ -415,6 +416,14 @@ class MainWindow(QMainWindow):
         if current is not None and self.current_module() == current:
             self._show_details()
         self.update_actions()
+
+    def _set_model_label(self, session: Session, tree: ModuleNode) -> None:
+        """Source, class and size in the status bar: the model as it is now, and as loaded once edits change it."""
+        modules = sum(1 for _ in tree.walk())
+        text = f"{session.source} · {session.class_name} · {tree.total_params:,} parameters · {modules:,} modules"
+        if (tree.total_params, modules) != (session.params, session.module_count):
+            text += f" (as loaded: {session.params:,} · {session.module_count:,})"
+        self.model_label.setText(text)
 
     # ================================================================= runs
 

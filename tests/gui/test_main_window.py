@@ -335,3 +335,14 @@ def test_plot_clicks_select_in_the_tree(window, qtbot):
     assert window.plots is not None
     window.plots.sig_module_clicked.emit("layer3.1.bn2")
     assert window.current_module() == "layer3.1.bn2"
+
+
+def test_the_status_bar_gives_the_models_size_now_and_as_loaded(window):
+    assert "11,689,512 parameters · 68 modules" in window.model_label.text()
+    assert "as loaded" not in window.model_label.text()
+    select(window, "fc")
+    window.actions["actionReplaceIdentity"].trigger()
+    # fc's 513,000 parameters are gone; the Identity stands where fc was (68 modules still)
+    assert "11,176,512 parameters · 68 modules (as loaded: 11,689,512 · 68)" in window.model_label.text()
+    window.actions["actionUndo"].trigger()
+    assert "as loaded" not in window.model_label.text()
