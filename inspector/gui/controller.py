@@ -179,11 +179,7 @@ class SessionController(QObject):
         self._end()
         if isinstance(error, TrustRequired):
             if self.prompts.trust(path, str(error), error.wanted):
-                saved, self._skip_discard = self._skip_discard, True
-                try:
-                    return self.open_session_file(path, trust=True, wait=wait)
-                finally:
-                    self._skip_discard = saved
+                return self._reopen(lambda: self.open_session_file(path, trust=True, wait=wait))
             return False  # declined: nothing opened, nothing to report
         known = isinstance(error, InspectorError)
         self._problem(f"Could not open {path}", _message(error), "error", "" if known else trace)
@@ -212,7 +208,7 @@ class SessionController(QObject):
         self._end()
         if isinstance(error, TrustRequired):
             if self.prompts.trust(spec, str(error), error.wanted):
-                return self._reopen(spec, arch=arch, trust=True, wait=wait)
+                return self._reopen(lambda: self.open_model(spec, arch=arch, trust=True, wait=wait))
             self._problem("Not opened", f"{spec} was not opened: reading it needs trust. {error}", "warning")
             return False
         if isinstance(error, ArchitectureRequired):
@@ -220,18 +216,18 @@ class SessionController(QObject):
 
             chosen = self.prompts.choose_architecture(spec, [name for _, name in list_models("all")])
             if chosen:
-                return self._reopen(spec, arch=chosen, trust=False, wait=wait)
+                return self._reopen(lambda: self.open_model(spec, arch=chosen, trust=False, wait=wait))
             self._problem("Not opened", f"{spec} holds weights only and no architecture was chosen.", "warning")
             return False
         known = isinstance(error, InspectorError)
         self._problem(f"Could not open {spec}", _message(error), "error", "" if known else trace)
         return False
 
-    def _reopen(self, spec: str, *, arch: str | None, trust: bool, wait: bool) -> bool:
+    def _reopen(self, open_again: Callable[[], bool]) -> bool:
         # The user already agreed to leave the old model; do not ask again.
         saved, self._skip_discard = self._skip_discard, True
         try:
-            return self.open_model(spec, arch=arch, trust=trust, wait=wait)
+            return open_again()
         finally:
             self._skip_discard = saved
 

@@ -190,12 +190,9 @@ class OpenModelDialog(QDialog):
         job = lambda _progress, _stop: describe_model(name, task)  # noqa: E731
         worker = self._describing = Worker(job, name, self)
         # Bound methods: the dialog is the receiver, so a late signal dies with it.
-        worker.sig_succeeded.connect(self._on_describing_succeeded)
+        worker.sig_succeeded.connect(self._on_described)
         worker.sig_failed.connect(self._on_describing_failed)
         worker.start()
-
-    def _on_describing_succeeded(self, text: str) -> None:
-        self._on_described(text)
 
     def _on_describing_failed(self, error: Exception, _trace: str) -> None:
         self._on_described(f"{self._describing.description if self._describing else ''}: no description ({error}).")
