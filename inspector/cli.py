@@ -1,4 +1,4 @@
-"""The command line: ``model-inspector [gui|report|list-models] ...`` (see spec/cli.md).
+"""The command line: ``model-inspector [gui|report|list-models] ...`` (see docs/cli.md).
 
 Usage errors print one line on standard error and exit 2, with no traceback
 and nothing written to ``--json PATH``. A model whose forward raises still

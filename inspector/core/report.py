@@ -1,6 +1,6 @@
 """The JSON report of a probed run (schema ``model-inspector/report@1``).
 
-See ``spec/cli.md``: every module of ``named_modules()`` except the root, in
+See ``docs/cli.md``: every module of ``named_modules()`` except the root, in
 that order and after the edits; first-call shapes and statistics; NaN and
 infinity never appear in the JSON.
 """

@@ -1,4 +1,4 @@
-"""`report`: the JSON of spec/cli.md field by field, and every option."""
+"""`report`: the JSON of docs/cli.md field by field, and every option."""
 
 from __future__ import annotations
 

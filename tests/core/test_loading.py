@@ -1,4 +1,4 @@
-"""Every MODEL form of spec/cli.md, and every way a model file can be wrong."""
+"""Every MODEL form of docs/cli.md, and every way a model file can be wrong."""
 
 from __future__ import annotations
 
