@@ -50,6 +50,8 @@ class SessionController(QObject):
     """A run ended: the ProbeRun (ok, failed in the model, or cancelled), or None when it could not be made."""
     sig_summary_finished = Signal(object, str)
     """The torchinfo text (None when it failed) and a caption saying what it describes or why it failed."""
+    sig_edit_noted = Signal(str, str)
+    """An edit was made whose consequence the user should see: title, message (Undo stays one click away)."""
     sig_problem = Signal(str, str, str, str)
     """Something to show a person: title, message, level (error/warning/info), traceback ("" when expected)."""
 
@@ -245,14 +247,19 @@ class SessionController(QObject):
     # ----------------------------------------------------------------- edits
 
     def replace_with_identity(self, path: str) -> bool:
-        """Replace ``path`` with ``nn.Identity``, after a warning when the last run shows its shapes differ."""
+        """Replace ``path`` with ``nn.Identity``; an undoable edit, so nothing is asked.
+
+        When the last run shows that the module changes its input's shape, the
+        consequence is told afterwards in the window (``sig_edit_noted``), next to Undo.
+        """
         if self.session is None or self.busy or not path:
             return False
-        warning = self.shape_change_warning(path)
-        if warning and not self.prompts.confirm("Replace with Identity?", warning):
-            return False
-        return self._push(commands.replace_with_identity(self.session, path, self.sig_edited.emit,
+        note = self.shape_change_note(path)
+        made = self._push(commands.replace_with_identity(self.session, path, self.sig_edited.emit,
                                                          self._on_edit_refused))
+        if made and note:
+            self.sig_edit_noted.emit(f"Replaced {path} with Identity", note)
+        return made
 
     def restore(self, path: str) -> bool:
         """Put the original module back at ``path``; False when busy or refused."""
@@ -278,17 +285,18 @@ class SessionController(QObject):
         self.undo_stack.redo()
         return True
 
-    def shape_change_warning(self, path: str) -> str | None:
-        """Why replacing ``path`` would change what flows downstream (from the last run); None if it would not."""
+    def shape_change_note(self, path: str) -> str | None:
+        """What replacing ``path`` does to the shapes downstream (from the last run); None if nothing."""
         run = self.session.last_run if self.session is not None else None
         record = run.records.get(path) if run is not None else None
         call = record.first if record is not None else None
         if call is None or call.input_shapes == call.output_shapes:
             return None
         return (
-            f"{path} turns {format_shapes(call.input_shapes)} into {format_shapes(call.output_shapes)}. "
+            f"{path} turned {format_shapes(call.input_shapes)} into {format_shapes(call.output_shapes)}; "
             f"Identity passes {format_shapes(call.input_shapes[:1])} on unchanged, so the layers after it "
-            "receive another shape and may fail (for feature extraction that is the point).\n\nReplace it anyway?"
+            "receive another shape (for feature extraction that is the point). The next run shows whether "
+            "they still accept it."
         )
 
     def _push(self, command: commands.EditCommand) -> bool:

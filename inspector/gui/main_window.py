@@ -193,9 +193,11 @@ class MainWindow(QMainWindow):
         self.controller.sig_run_finished.connect(self._on_controller_run_finished)
         self.controller.sig_summary_finished.connect(self._on_controller_summary_finished)
         self.controller.sig_problem.connect(self._on_controller_problem)
+        self.controller.sig_edit_noted.connect(self._on_controller_edit_noted)
         self.undo_stack.indexChanged.connect(self._on_undo_stack_index_changed)
         self.undo_stack.cleanChanged.connect(self._on_undo_stack_clean_changed)
         self.banner.sig_module_requested.connect(self.select_module)
+        self.banner.sig_undo_requested.connect(self.controller.undo)
         self.input_panel.sig_changed.connect(self.summary_panel.mark_stale)
         self.tabs.currentChanged.connect(self._on_tabs_current_changed)
         self._selection_timer.timeout.connect(self._on_selection_timer_timeout)
@@ -413,6 +415,8 @@ class MainWindow(QMainWindow):
             self.analysis.model_edited()
         self.log_panel.append(edit.text)
         self._show_status(edit.text, 4000)
+        if self.banner.about_edit:  # it told what the previous edit did; this one changed that
+            self.banner.hide()
         if current is not None and self.current_module() == current:
             self._show_details()
         self.update_actions()
@@ -519,6 +523,10 @@ class MainWindow(QMainWindow):
                 # The tab was shown while the model was busy: fill it now.
                 QTimer.singleShot(0, self.refresh_summary)
         self.update_actions()
+
+    def _on_controller_edit_noted(self, title: str, message: str) -> None:
+        self.banner.show_message(title, message, level="info", about_edit=True)
+        self.log_panel.append(message)
 
     def _on_controller_problem(self, title: str, message: str, level: str, trace: str) -> None:
         self._report(title, message, level=level, trace=trace or None)

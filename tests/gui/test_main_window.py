@@ -116,7 +116,7 @@ def test_layer2_replaced_fails_in_layer3_conv1_and_the_window_lives(window, prom
     run(window, qtbot)  # a first run: now the window knows layer2 changes the shape
     select(window, "layer2")
     window.actions["actionReplaceIdentity"].trigger()
-    assert prompts.titles("confirm") == ["Replace with Identity?"]  # warned, and allowed
+    assert prompts.titles("confirm") == []  # an undoable edit asks nothing
     assert window.session.replaced == ["layer2"]
 
     result = run(window, qtbot)
@@ -136,23 +136,35 @@ def test_layer2_replaced_fails_in_layer3_conv1_and_the_window_lives(window, prom
     assert not window.banner.isVisibleTo(window)
 
 
-def test_declining_the_shape_warning_leaves_the_model_alone(window, prompts, qtbot):
+def test_replacing_fc_after_a_run_asks_nothing_and_tells_the_shapes_next_to_undo(window, prompts, qtbot):
     run(window, qtbot)
-    prompts.confirm_answer = False
+    weight_before = window.session.model.fc.weight.detach().clone()
     select(window, "fc")
     window.actions["actionReplaceIdentity"].trigger()
-    assert prompts.titles("confirm") == ["Replace with Identity?"]
-    assert "[1, 512]" in prompts.asked[0][2] and "[1, 1000]" in prompts.asked[0][2]
+
+    assert prompts.asked == []
+    assert window.session.replaced == ["fc"]
+    assert window.banner.isVisibleTo(window) and window.banner.level == "info"
+    text = window.banner.text()
+    assert "fc turned [1, 512] into [1, 1000]" in text and "passes [1, 512] on unchanged" in text
+    assert window.banner.undo_button.isVisibleTo(window)
+
+    qtbot.mouseClick(window.banner.undo_button, Qt.MouseButton.LeftButton)
+
     assert window.session.replaced == []
     assert type(window.session.model.fc).__name__ == "Linear"
+    assert torch.equal(window.session.model.fc.weight, weight_before)
+    assert not window.banner.isVisibleTo(window)
+    assert run(window, qtbot).output_shapes == [[1, 1000]]
 
 
-def test_no_warning_when_shapes_are_kept(window, prompts, qtbot):
+def test_no_note_when_shapes_are_kept(window, prompts, qtbot):
     run(window, qtbot)
     select(window, "layer1.0")  # a residual block: [1, 64, 56, 56] in and out
     window.actions["actionReplaceIdentity"].trigger()
-    assert prompts.titles("confirm") == []
+    assert prompts.asked == []
     assert window.session.replaced == ["layer1.0"]
+    assert not window.banner.isVisibleTo(window)
 
 
 def test_the_root_cannot_be_replaced(window):

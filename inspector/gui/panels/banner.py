@@ -24,6 +24,8 @@ class MessageBanner(QFrame):
 
     sig_module_requested = Signal(str)
     """The user asked to see the module the message is about (its qualified name)."""
+    sig_undo_requested = Signal()
+    """The user asked to undo the edit the message is about."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -38,6 +40,9 @@ class MessageBanner(QFrame):
         self.label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.show_button = QPushButton("Show module", self)
         self.show_button.setObjectName("bannerShowModule")
+        self.undo_button = QPushButton("Undo", self)
+        self.undo_button.setObjectName("bannerUndo")
+        self.undo_button.setToolTip("Undo this edit (Ctrl+Z)")
         self.close_button = QToolButton(self)
         self.close_button.setObjectName("bannerClose")
         self.close_button.setText("✕")
@@ -47,15 +52,24 @@ class MessageBanner(QFrame):
         layout.setContentsMargins(10, 6, 6, 6)
         layout.addWidget(self.label, 1)
         layout.addWidget(self.show_button)
+        layout.addWidget(self.undo_button)
         layout.addWidget(self.close_button)
         self.show_button.clicked.connect(self._on_show_button_clicked)
+        self.undo_button.clicked.connect(self.sig_undo_requested)
         self.close_button.clicked.connect(self.hide)
+        self.about_edit = False
         self.hide()
 
-    def show_message(self, title: str, message: str, *, level: str = "error", module: str | None = None) -> None:
-        """Show ``title`` in bold and ``message`` (plain text) under it."""
+    def show_message(self, title: str, message: str, *, level: str = "error", module: str | None = None,
+                     about_edit: bool = False) -> None:
+        """Show ``title`` in bold and ``message`` (plain text) under it.
+
+        ``about_edit``: the message tells what an edit just did; an Undo button sits beside it.
+        """
         self.level = level
         self._module = module
+        self.about_edit = about_edit
+        self.undo_button.setVisible(about_edit)
         self.setStyleSheet(f"QFrame#messageBanner {{ {_LEVEL_STYLE.get(level, _LEVEL_STYLE['info'])} "
                            "border-radius:4px; }")
         body = html.escape(message).replace("\n", "<br>")
