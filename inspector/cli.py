@@ -117,6 +117,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _gui(args: argparse.Namespace) -> int:
+    from inspector.gui.platform_check import platform_problem
+
+    # Qt aborts the process (exit 134) when it cannot open a window; say why first.
+    problem = platform_problem()
+    if problem is not None:
+        raise UsageError(problem)
     from inspector.gui.app import main as gui_main
 
     model = getattr(args, "model", None) or "resnet18"
