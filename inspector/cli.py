@@ -44,6 +44,8 @@ def _add_model_and_input_options(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog=PROG, description="Look inside PyTorch models: tree, Identity edits, probed runs.")
+    parser.add_argument("--version", action="store_true",
+                        help="print the version, the versions of torch and friends, the statistics route and devices")
     commands = parser.add_subparsers(dest="command", parser_class=_Parser)
 
     gui = commands.add_parser("gui", help="open the desktop app (the default)")
@@ -97,6 +99,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     try:
         args = build_parser().parse_args(args_list)
+        if args.version:
+            from inspector.core.about import about_lines
+
+            print("\n".join(about_lines()))
+            return EXIT_OK
         if args.command in (None, "gui"):
             return _gui(args)
         if args.command == "list-models":

@@ -108,8 +108,6 @@ ACTIONS: tuple[ActionSpec, ...] = (
                lambda s: True),
 )
 
-ACTIONS_BY_ID: Mapping[str, ActionSpec] = {spec.id: spec for spec in ACTIONS}
-
 MENUS: tuple[tuple[str, tuple[str | None, ...]], ...] = (
     ("&File", ("actionOpenModel", "actionOpenFile", "@recent", None, "actionOpenSession", "actionSaveSession",
                None, "actionSavePlot", "actionExportCsv", None, "actionQuit")),

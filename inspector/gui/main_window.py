@@ -650,8 +650,11 @@ class MainWindow(QMainWindow):
             self.refresh_summary()
 
     def _on_about_triggered(self) -> None:
+        from inspector.core.about import about_lines
+
         self.prompts.inform("About Model Inspector", "Model Inspector: look inside PyTorch models. Replace any "
-                            "layer with nn.Identity, run a sample, and see every layer's shapes and statistics.")
+                            "layer with nn.Identity, run a sample, and see every layer's shapes and statistics."
+                            "\n\n" + "\n".join(about_lines()))
 
     # ================================================================= messages, title, settings
 

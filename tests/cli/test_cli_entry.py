@@ -46,3 +46,24 @@ def test_the_console_script_is_the_same_main():
     installed = Path(PYTHON).with_name("model-inspector")
     if installed.exists():  # installed with `pip install -e .`: it calls the same function
         assert "from inspector.cli import main" in installed.read_text()
+
+
+def test_version_names_the_versions_the_statistics_route_and_the_devices():
+    import torch
+
+    from inspector import __version__
+    from inspector.core import stats
+    from inspector.core.devices import available_devices
+
+    result = run_subprocess(["-m", "inspector", "--version"])
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"model-inspector {__version__}"
+    assert f"torch {torch.__version__.split('+')[0]}" in [line.split("+")[0] for line in lines]
+    assert any(line.startswith("torchvision ") for line in lines)
+    route = next(line for line in lines if line.startswith("statistics: "))
+    if stats._fused is not None:
+        assert "C kernel" in route
+    else:
+        assert "stock torch" in route
+    assert f"devices: {', '.join(available_devices())}" in lines

@@ -358,3 +358,12 @@ def test_the_status_bar_gives_the_models_size_now_and_as_loaded(window):
     assert "11,176,512 parameters · 68 modules (as loaded: 11,689,512 · 68)" in window.model_label.text()
     window.actions["actionUndo"].trigger()
     assert "as loaded" not in window.model_label.text()
+
+
+def test_help_about_names_the_versions_and_the_statistics_route(window, prompts):
+    import torch
+
+    window.actions["actionAbout"].trigger()
+    title, text = next((a[1], a[2]) for a in prompts.asked if a[0] == "inform")
+    assert title == "About Model Inspector"
+    assert f"torch {torch.__version__.split('+')[0]}" in text and "statistics: " in text and "devices: cpu" in text
