@@ -40,6 +40,10 @@ def _add_model_and_input_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--arch", help="torchvision architecture a state_dict file is loaded into")
     parser.add_argument("--weights", help="torchvision weights enum name, e.g. DEFAULT")
     parser.add_argument("--trust", action="store_true", help="allow full unpickling of a pickled model file")
+    parser.add_argument("--format", choices=("auto", "table", "json"), default="auto",
+                        help="table (for a person) or json (for programs); auto: a table at a terminal when "
+                             "no --json is given, else JSON")
+    parser.add_argument("--quiet", action="store_true", help="no progress on standard error")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,7 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--identity", action="append", default=[], metavar="NAME",
                         help="replace the submodule NAME with nn.Identity (repeatable)")
     report.add_argument("--meta", action="store_true", help="shapes only, on the meta device; no weights allocated")
-    report.add_argument("--json", default="-", metavar="PATH", help="where the report goes (- is standard output)")
+    report.add_argument("--json", metavar="PATH", help="where the JSON report goes (- is standard output)")
+    report.add_argument("--depth", type=int, metavar="N",
+                        help="the table shows modules down to depth N (default: all of a tree of at most 200 "
+                             "modules, else 2)")
     report.add_argument("--compare", action="store_true",
                         help="also run the unedited model on the same input: every layer gains a baseline")
     report.add_argument("--export", metavar="DIR",
@@ -71,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="only modules of these types, e.g. --only BatchNorm2d ReLU")
     sweep.add_argument("--under", metavar="PATH", help="only modules inside the submodule PATH")
     sweep.add_argument("--leaves", action="store_true", help="only modules without children")
-    sweep.add_argument("--json", default="-", metavar="PATH", help="where the result goes (- is standard output)")
+    sweep.add_argument("--json", metavar="PATH", help="where the JSON result goes (- is standard output)")
 
     models = commands.add_parser("list-models", help="list torchvision models, TASK<TAB>NAME")
     models.add_argument(
@@ -180,17 +187,26 @@ def _report(args: argparse.Namespace) -> int:
     from inspector.core.errors import InspectorError
     from inspector.core.report import build_report, dumps
 
+    import time
+
+    from inspector import terminal
+
+    as_table = _wants_table(args)
+    shown = _shows_progress(args)
+    started = time.perf_counter()
     try:
         if args.export is not None:
             _check_folder(args.export)
-        session = _open_session(args, args.identity, meta=args.meta)
+        with terminal.status(shown, f"Opening {args.model}…"):
+            session = _open_session(args, args.identity, meta=args.meta)
         baseline = None
         if args.compare:
             # The same input and seed through the unedited model; the edits
             # are put back exactly afterwards.
-            with session.editor.suspended():
-                baseline = session.run(meta=args.meta, keep_output=True)
-        run = session.run(meta=args.meta, keep_output=args.compare)
+            with session.editor.suspended(), terminal.progress(shown, "Baseline") as on_progress:
+                baseline = session.run(meta=args.meta, keep_output=True, on_progress=on_progress)
+        with terminal.progress(shown, "Running") as on_progress:
+            run = session.run(meta=args.meta, keep_output=args.compare, on_progress=on_progress)
         if args.meta:
             run.device = "meta"
         report = build_report(session, run)
@@ -205,11 +221,28 @@ def _report(args: argparse.Namespace) -> int:
         raise UsageError("out of memory while building the model or its input; try a smaller --input-shape") from None
     if args.export is not None:
         _export(session, run, report, args.export)
-    _write_json(text, args.json)
+    if args.json is not None or not as_table:
+        _write_json(text, args.json or "-")
+    if as_table:
+        terminal.print_report(report, depth=args.depth, seconds=time.perf_counter() - started)
     if run.error is not None:
         print(f"{PROG}: the forward failed: {one_line(str(run.error))}", file=sys.stderr)
         return EXIT_FORWARD_FAILED
     return EXIT_OK
+
+
+def _wants_table(args: argparse.Namespace) -> bool:
+    """True when standard output gets a table: asked for, or a terminal with no --json given."""
+    if args.format == "table":
+        if args.json == "-":
+            raise UsageError("--format table prints the table on standard output; give --json a file path")
+        return True
+    return args.format == "auto" and args.json is None and sys.stdout.isatty()
+
+
+def _shows_progress(args: argparse.Namespace) -> bool:
+    """Progress goes to standard error, and only when it is a terminal (never into a log or a pipe)."""
+    return not args.quiet and sys.stderr.isatty()
 
 
 def _write_json(text: str, path: str) -> None:
@@ -256,14 +289,16 @@ def _sweep(args: argparse.Namespace) -> int:
     from inspector.core.report import dumps
     from inspector.core.sweep import BaselineFailed, sweep
 
-    progress = None
-    if sys.stderr.isatty():
-        def progress(done: int, total: int) -> None:
-            print(f"\r{PROG}: sweep {done}/{total}", end="" if done < total else "\n", file=sys.stderr, flush=True)
+    from inspector import terminal
+
+    as_table = _wants_table(args)
+    shown = _shows_progress(args)
     try:
-        session = _open_session(args)
-        result = sweep(session, only_types=args.only or None, under=args.under, leaves=args.leaves,
-                       on_progress=progress)
+        with terminal.status(shown, f"Opening {args.model}…"):
+            session = _open_session(args)
+        with terminal.progress(shown, "Sweep") as on_progress:
+            result = sweep(session, only_types=args.only or None, under=args.under, leaves=args.leaves,
+                           on_progress=on_progress)
     except BaselineFailed as error:
         print(f"{PROG}: {error}", file=sys.stderr)
         return EXIT_FORWARD_FAILED
@@ -271,8 +306,11 @@ def _sweep(args: argparse.Namespace) -> int:
         raise UsageError(str(error)) from None
     except MemoryError:
         raise UsageError("out of memory while building the model or its input; try a smaller --input-shape") from None
-    text = dumps(result.as_dict())
-    _write_json(text, args.json)
+    document = result.as_dict()
+    if args.json is not None or not as_table:
+        _write_json(dumps(document), args.json or "-")
+    if as_table:
+        terminal.print_sweep(document)
     return EXIT_OK
 
 
