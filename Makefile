@@ -1,12 +1,13 @@
 # make run  : open the app on resnet18 (creates .venv on first use)
 # make test : run the test suite headless, in Python development mode (-X dev)
 # make bench: print the performance ratios and write bench/RESULTS.md
+# make install-desktop: add Model Inspector (this checkout's .venv) to the desktop's application menu
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench clean
+.PHONY: run test bench clean install-desktop
 
 $(STAMP): pyproject.toml setup.py inspector/core/_fused.c
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,6 +25,15 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m bench.run_all
+
+XDG_DATA_HOME ?= $(HOME)/.local/share
+
+install-desktop: $(STAMP)
+	install -d $(XDG_DATA_HOME)/applications $(XDG_DATA_HOME)/icons/hicolor/scalable/apps
+	sed 's|^Exec=model-inspector|Exec=$(abspath $(VENV))/bin/model-inspector|; s|^TryExec=model-inspector|TryExec=$(abspath $(VENV))/bin/model-inspector|' \
+		resources/model-inspector.desktop > $(XDG_DATA_HOME)/applications/model-inspector.desktop
+	install -m 644 inspector/resources/icon-app.svg $(XDG_DATA_HOME)/icons/hicolor/scalable/apps/model-inspector.svg
+	@echo "Model Inspector is in the application menu (Exec=$(abspath $(VENV))/bin/model-inspector)"
 
 clean:
 	rm -rf $(VENV) build *.egg-info inspector/core/_fused*.so

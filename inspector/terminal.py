@@ -58,8 +58,9 @@ def report_table(report: dict[str, Any], depth: int | None = None) -> Table:
     table.add_column("Zero %", justify="right")
     table.add_column("", no_wrap=False)
     model = report["model"]
+    # The report counts parameters as loaded; after edits that is not the model shown, so say nothing here.
     table.add_row(Text(model["class"], style="bold"), model["class"], _shapes(report["output"]["shapes"]),
-                  _count(model["params"]), "", "", "", "", "", "")
+                  "" if report["replaced"] else _count(model["params"]), "", "", "", "", "", "")
     for layer in report["layers"]:
         if depth is not None and layer["depth"] > depth:
             continue
@@ -107,7 +108,8 @@ def report_summary(report: dict[str, Any], seconds: float | None = None) -> str:
     took = f" in {seconds:.2f} s" if seconds is not None else ""
     head = (f"output {_shapes(report['output']['shapes'])}" if report["ok"]
             else f"FAILED in {report['error'].get('module') or 'the model'}")
-    return (f"{report['model']['source']}: {head} · {model['params']:,} parameters · {model['modules']:,} modules · "
+    loaded = " as loaded" if report["replaced"] else ""
+    return (f"{model['source']}: {head} · {model['params']:,} parameters{loaded} · {model['modules']:,} modules · "
             f"input {_shapes([inputs['shape']])} {inputs['dtype']} on {report['device']} ({report['mode']}){took}")
 
 

@@ -84,7 +84,7 @@ def test_a_terminal_gets_a_table_of_the_tree_with_shapes_statistics_and_the_repl
     replaced = next(line for line in lines if "(replaced)" in line)
     assert "Identity" in replaced and "[1, 16]" in replaced
     assert "replaced with Identity: head.1" in out
-    assert lines[-1].startswith("tests.models:tiny_cnn: output [1, 4] · 1,036 parameters")
+    assert lines[-1].startswith("tests.models:tiny_cnn: output [1, 4] · 1,036 parameters as loaded")
 
 
 def test_a_failing_module_is_named_in_the_table_and_the_exit_status_stays_3():
