@@ -26,6 +26,11 @@ def median_time(fn: Callable[[], object], repeat: int = 5, warmup: int = 1) -> f
 
 def side_by_side(fns: dict[str, Callable[[], object]], repeat: int = 5) -> dict[str, float]:
     """Median times of several functions, interleaved so machine load hits all alike."""
+    return {name: spread[1] for name, spread in spreads(fns, repeat).items()}
+
+
+def spreads(fns: dict[str, Callable[[], object]], repeat: int = 5) -> dict[str, tuple[float, float, float]]:
+    """(min, median, max) times of several functions, interleaved so machine load hits all alike."""
     for fn in fns.values():
         fn()
     times: dict[str, list[float]] = {name: [] for name in fns}
@@ -34,7 +39,13 @@ def side_by_side(fns: dict[str, Callable[[], object]], repeat: int = 5) -> dict[
             start = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(values) for name, values in times.items()}
+    return {name: (min(values), statistics.median(values), max(values)) for name, values in times.items()}
+
+
+def ratio_spread(spread: tuple[float, float, float], plain: tuple[float, float, float]) -> str:
+    """``median (min–max)`` of a tool's times as ratios to the plain forward's median."""
+    low, mid, high = (value / plain[1] for value in spread)
+    return f"{mid:.2f}x ({low:.2f}–{high:.2f})"
 
 
 PEAK_MB = """
