@@ -93,8 +93,10 @@ def _refuse_protected(path: str, protected: Iterable[str]) -> None:
 
 
 def _through_special_tree(path: str, real: str) -> bool:
-    """True for ``/dev/...`` and ``/proc/...`` paths: magic links (``/dev/stdout``) that must be opened, not resolved."""
-    return any(p == root or p.startswith(root + os.sep) for p in (os.path.abspath(path), real) for root in ("/dev", "/proc"))
+    """True for ``/dev/...`` and ``/proc/...`` paths: magic links (``/dev/stdout``) to open, not resolve."""
+    return any(
+        p == root or p.startswith(root + os.sep) for p in (os.path.abspath(path), real) for root in ("/dev", "/proc")
+    )
 
 
 def _partial_name(target: str) -> str:
@@ -141,7 +143,7 @@ def probe_folder(folder: str) -> None:
 
 
 def check_output(path: str, protected: Iterable[str] = (), what: str = "the output") -> None:
-    """Raise :class:`OutputError` now when :func:`write_text` / :func:`write_bytes` to ``path`` would fail or is refused.
+    """Raise :class:`OutputError` now when writing ``path`` (:func:`write_text`, ...) would fail or is refused.
 
     Nothing is left behind: a new file is not created (a FIFO is not opened, so no reader is woken).
     """

@@ -104,7 +104,8 @@ def test_the_input_weights_are_never_overwritten(force, tmp_path, capsys):
     weights = folder / "model_state_dict.pt"  # a TorchScript archive opens under any name
     trace(tiny_mlp(), torch.randn(1, 4)).save(str(weights))
     before = weights.read_bytes()
-    code, out, err = run_main(["report", str(weights), "--export", str(folder), *(["--force"] if force else [])], capsys)
+    force_flag = ["--force"] if force else []
+    code, out, err = run_main(["report", str(weights), "--export", str(folder), *force_flag], capsys)
     assert code == 2 and out == ""
     line = assert_one_line_error(err)
     assert "never overwritten" in line and str(weights) in line

@@ -346,7 +346,8 @@ class PlotsPanel(QWidget):
             write_bytes(path, bytes(data.data()))
         except OSError as exc:
             raise InspectorError(
-                f"Could not write the PNG to {path}: {exc.strerror or exc}; check that the folder exists and is writable."
+                f"Could not write the PNG to {path}: {exc.strerror or exc}; "
+                "check that the folder exists and is writable."
             ) from exc
 
     def export_csv(self, path: str) -> None:
