@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -126,6 +128,20 @@ def test_the_core_refuses_to_export_over_the_model_it_read(tmp_path):
     with pytest.raises(ExportError, match="never overwritten"):
         export_session(session, str(tmp_path), force=True)
     assert weights.read_bytes() == before
+
+
+def test_exported_files_get_the_umask_mode(marked, tmp_path, capsys):
+    """What a user shares is readable by the group and others as their umask says (not 0600)."""
+    model, _ = marked
+    folder = tmp_path / "results"
+    old = os.umask(0o022)
+    try:
+        code, _, err = export(model, folder, capsys)
+    finally:
+        os.umask(old)
+    assert code == 0, err
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in folder.iterdir()}
+    assert modes and set(modes.values()) == {0o644}, modes
 
 
 def test_a_folder_with_only_other_files_is_exported_into(marked, tmp_path, capsys):

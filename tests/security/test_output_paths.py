@@ -222,6 +222,14 @@ def test_a_folder_is_refused_before_the_run(marked, tmp_path, capsys):
     assert list(target.iterdir()) == []
 
 
+def test_sweep_checks_its_json_path_before_the_run(marked, tmp_path, capsys):
+    model, folder = marked
+    code, out, err = run_main(["sweep", model, "--trust", "--input-shape", "1,4", "--json", str(tmp_path)], capsys)
+    assert code == 2 and out == ""
+    assert "folder" in assert_one_line_error(err)
+    assert not (folder / "BUILT").exists() and not (folder / "FORWARD_RAN").exists()
+
+
 def _unwritable(tmp_path: Path, how: str) -> Path:
     if how == "missing folder":
         return tmp_path / "no" / "such" / "r.json"
