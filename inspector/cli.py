@@ -71,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="also run the unedited model on the same input: every layer gains a baseline")
     report.add_argument("--export", metavar="DIR",
                         help="write the edited model's weights, a script that rebuilds it, CSV and a plot into DIR")
+    report.add_argument("--force", action="store_true",
+                        help="--export may replace the files of an earlier export in DIR (the whole set)")
 
     sweep = commands.add_parser("sweep", help="replace each module alone with Identity and record what happens")
     _add_model_and_input_options(sweep)
@@ -115,9 +117,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _gui(args)
         if args.command == "list-models":
             return _list_models(args.task)
-        if args.command == "sweep":
-            return _sweep(args)
-        return _report(args)
+        from inspector.core.output import StdoutToStderr
+
+        # Decided before standard output is diverted: a table for a terminal, JSON otherwise.
+        args.as_table = _wants_table(args)
+
+        # Whatever the model prints while it loads and runs goes to standard error:
+        # standard output carries only the JSON (written with the guard paused).
+        with StdoutToStderr() as args.stdout_guard:
+            if args.command == "sweep":
+                return _sweep(args)
+            return _report(args)
     except UsageError as error:
         print(f"{PROG}: error: {one_line(str(error))}", file=sys.stderr)
         return EXIT_USAGE
@@ -191,12 +201,12 @@ def _report(args: argparse.Namespace) -> int:
 
     from inspector import terminal
 
-    as_table = _wants_table(args)
+    as_table = args.as_table
     shown = _shows_progress(args)
     started = time.perf_counter()
     try:
-        if args.export is not None:
-            _check_folder(args.export)
+        protected = _input_files(args)
+        _check_outputs(args, protected)
         with terminal.status(shown, f"Opening {args.model}…"):
             session = _open_session(args, args.identity, meta=args.meta)
         baseline = None
@@ -220,11 +230,12 @@ def _report(args: argparse.Namespace) -> int:
     except MemoryError:
         raise UsageError("out of memory while building the model or its input; try a smaller --input-shape") from None
     if args.export is not None:
-        _export(session, run, report, args.export)
+        _export(session, run, report, args.export, force=args.force, protected=protected)
     if args.json is not None or not as_table:
-        _write_json(text, args.json or "-")
+        _write_json(text, args, protected)
     if as_table:
-        terminal.print_report(report, depth=args.depth, seconds=time.perf_counter() - started)
+        with _own_stdout(args):
+            terminal.print_report(report, depth=args.depth, seconds=time.perf_counter() - started)
     if run.error is not None:
         print(f"{PROG}: the forward failed: {one_line(str(run.error))}", file=sys.stderr)
         return EXIT_FORWARD_FAILED
@@ -245,37 +256,65 @@ def _shows_progress(args: argparse.Namespace) -> bool:
     return not args.quiet and sys.stderr.isatty()
 
 
-def _write_json(text: str, path: str) -> None:
-    """The JSON document to standard output (``-``) or atomically to ``path``."""
-    from inspector.core.report import write_atomic
+def _own_stdout(args: argparse.Namespace) -> Any:
+    """Standard output as it was (not the model's diversion to standard error), for the program's own output."""
+    import contextlib
 
-    if path == "-":
-        sys.stdout.write(text + "\n")
-        return
+    guard = getattr(args, "stdout_guard", None)
+    return guard.paused() if guard is not None else contextlib.nullcontext()
+
+
+def _write_json(text: str, args: argparse.Namespace, protected: Sequence[str] = ()) -> None:
+    """The JSON document to standard output (``-``) or to ``--json PATH`` as a shell redirection writes it."""
+
+    from inspector.core.output import OutputError, write_text
+
+    path = args.json or "-"
     try:
-        write_atomic(path, text)
+        # /dev/stdout too must be standard output as it was, not the model's diversion.
+        with _own_stdout(args):
+            if path == "-":
+                sys.stdout.write(text + "\n")
+                sys.stdout.flush()
+            else:
+                write_text(path, text, protected=protected)
+    except OutputError as error:
+        raise UsageError(str(error)) from None
     except OSError as error:
         raise UsageError(f"cannot write {path}: {error.strerror or error}") from None
 
 
-def _check_folder(folder: str) -> None:
-    """Fail before any work when an export folder cannot be made (without making it yet)."""
+def _input_files(args: argparse.Namespace) -> list[str]:
+    """The files this run reads (the model, a callable's .py, an image fill, ...): no output replaces them."""
     import os
 
-    nearest = os.path.abspath(folder)
-    while not os.path.exists(nearest):
-        nearest = os.path.dirname(nearest)
-    if not os.path.isdir(nearest) or not os.access(nearest, os.W_OK):
-        what = "is a file" if os.path.isfile(nearest) else "cannot be written"
-        raise UsageError(f"cannot create the export folder {folder}: {nearest} {what}")
+    named = [getattr(args, option, None) for option in ("model", "arch", "fill", "inputs")]
+    candidates = []
+    for text in (value for value in named if isinstance(value, str) and value):
+        # file.py:fn, image:PATH, hf:FOLDER: the path is on either side of a colon.
+        candidates += [text, text.rsplit(":", 1)[0], text.split(":", 1)[-1]]
+    return [path for path in dict.fromkeys(candidates) if os.path.exists(path)]
 
 
-def _export(session: Any, run: Any, report: dict[str, Any], folder: str) -> None:
+def _check_outputs(args: argparse.Namespace, protected: Sequence[str]) -> None:
+    """Refuse, before anything is loaded or run, an output that cannot or must not be written."""
+    from inspector.core.output import check_output
+
+    if args.json not in (None, "-"):
+        check_output(args.json, protected, what="the JSON")
+    if getattr(args, "export", None) is not None:
+        from inspector.core.export import check_export_folder
+
+        check_export_folder(args.export, force=args.force, protected=protected)
+
+
+def _export(session: Any, run: Any, report: dict[str, Any], folder: str, *, force: bool,
+            protected: Sequence[str]) -> None:
     from inspector.core.errors import InspectorError
     from inspector.core.export import export_session
 
     try:
-        result = export_session(session, folder, run=run, report=report)
+        result = export_session(session, folder, run=run, report=report, force=force, protected=protected)
     except InspectorError as error:
         raise UsageError(str(error)) from None
     except OSError as error:
@@ -291,9 +330,11 @@ def _sweep(args: argparse.Namespace) -> int:
 
     from inspector import terminal
 
-    as_table = _wants_table(args)
+    as_table = args.as_table
     shown = _shows_progress(args)
     try:
+        protected = _input_files(args)
+        _check_outputs(args, protected)
         with terminal.status(shown, f"Opening {args.model}…"):
             session = _open_session(args)
         with terminal.progress(shown, "Sweep") as on_progress:
@@ -308,9 +349,10 @@ def _sweep(args: argparse.Namespace) -> int:
         raise UsageError("out of memory while building the model or its input; try a smaller --input-shape") from None
     document = result.as_dict()
     if args.json is not None or not as_table:
-        _write_json(dumps(document), args.json or "-")
+        _write_json(dumps(document), args, protected)
     if as_table:
-        terminal.print_sweep(document)
+        with _own_stdout(args):
+            terminal.print_sweep(document)
     return EXIT_OK
 
 

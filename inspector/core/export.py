@@ -17,6 +17,13 @@
 - on request ``model.ts`` (TorchScript, traced) and ``model.pt2``
   (``torch.export``), each written only after its output on the sample input
   matched the eager model's.
+
+A folder that already holds any of these names (an earlier export, or a
+user's own ``report.json``) is refused unless ``force``; then the whole set
+is replaced and files of the earlier export this one does not write are
+removed. The files the model was read from are never written over, not even
+with ``force``. Every file is written by :mod:`inspector.core.output`'s
+rules (symlinks followed, the umask's mode).
 """
 
 from __future__ import annotations
@@ -29,13 +36,13 @@ import os
 import re
 import warnings
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterable
 
 import torch
 
-from inspector.core.errors import InspectorError
+from inspector.core.output import OutputError, identity, open_output, probe_folder, protected_identities, write_text
 from inspector.core.probe import ProbeRun, tensors_in
-from inspector.core.report import build_report, dumps, write_atomic
+from inspector.core.report import build_report, dumps
 from inspector.core.session import Session
 
 STATE_FILE = "model_state_dict.pt"
@@ -45,6 +52,8 @@ CSV_FILE = "layers.csv"
 PLOT_FILE = "layer_stats.png"
 TORCHSCRIPT_FILE = "model.ts"
 EXPORT_FILE = "model.pt2"
+EXPORT_FILES = (STATE_FILE, SNIPPET_FILE, REPORT_FILE, CSV_FILE, PLOT_FILE, TORCHSCRIPT_FILE, EXPORT_FILE)
+"""Every name an export writes: a folder holding any of them is only written into with ``force``."""
 CSV_COLUMNS = (
     "name", "type", "depth", "params", "replaced", "calls", "output_shapes",
     "numel", "mean", "std", "min", "max", "zero_fraction", "nan_count", "inf_count", "time_ms",
@@ -54,8 +63,8 @@ ATOL = 1e-5
 """How close a TorchScript or torch.export output must be to the eager output to be written."""
 
 
-class ExportError(InspectorError):
-    """The export folder cannot be written."""
+class ExportError(OutputError):
+    """The export folder cannot be written, or holds files that must not be replaced."""
 
 
 @dataclass
@@ -238,7 +247,7 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def plot_layer_stats(run: ProbeRun, path: str, title: str = "") -> bool:
+def plot_layer_stats(run: ProbeRun, path: str, title: str = "", protected: Iterable[str] = ()) -> bool:
     """Draw mean, mean ± std, min and max of each layer's first output, in execution order, as a PNG.
 
     Returns False (and writes nothing) when no layer has statistics.
@@ -290,10 +299,8 @@ def plot_layer_stats(run: ProbeRun, path: str, title: str = "") -> bool:
     draw.text((5, top), f"{high:.3g}", fill="black")
     draw.text((5, height - bottom - 10), f"{low:.3g}", fill="black")
     draw.text((left, height - bottom + 8), f"{len(rows)} layers with statistics", fill="black")
-    folder = os.path.dirname(os.path.abspath(path))
-    temporary = os.path.join(folder, f".inspector-{os.getpid()}-{PLOT_FILE}")
-    image.save(temporary, format="PNG")
-    os.replace(temporary, path)
+    with open_output(path, binary=True, protected=protected) as stream:
+        image.save(stream, format="PNG")
     return True
 
 
@@ -313,7 +320,8 @@ def _matches(expected: Any, actual: Any) -> str | None:
 
 
 def _compiled_forms(
-    session: Session, folder: str, torchscript: bool, exported_program: bool, result: ExportResult
+    session: Session, folder: str, torchscript: bool, exported_program: bool, result: ExportResult,
+    protected: list[str],
 ) -> None:
     model = session.model
     args = session.make_inputs()
@@ -323,9 +331,9 @@ def _compiled_forms(
         with torch.no_grad():
             eager = model(*args)
             if torchscript:
-                _write_torchscript(model, args, eager, os.path.join(folder, TORCHSCRIPT_FILE), result)
+                _write_torchscript(model, args, eager, os.path.join(folder, TORCHSCRIPT_FILE), result, protected)
             if exported_program:
-                _write_exported(model, args, eager, os.path.join(folder, EXPORT_FILE), result)
+                _write_exported(model, args, eager, os.path.join(folder, EXPORT_FILE), result, protected)
     finally:
         for module, flag in flags:
             module.training = flag
@@ -336,7 +344,9 @@ def _first_line(error: BaseException) -> str:
     return lines[0] if lines else type(error).__name__
 
 
-def _write_torchscript(model: torch.nn.Module, args: tuple[Any, ...], eager: Any, path: str, result: ExportResult) -> None:
+def _write_torchscript(
+    model: torch.nn.Module, args: tuple[Any, ...], eager: Any, path: str, result: ExportResult, protected: list[str]
+) -> None:
     try:
         with warnings.catch_warnings():
             # TorchScript is deprecated in recent torch; the person asked for it all the same.
@@ -353,11 +363,14 @@ def _write_torchscript(model: torch.nn.Module, args: tuple[Any, ...], eager: Any
         return
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
-        torch.jit.save(traced, path)
+        with open_output(path, binary=True, protected=protected) as stream:
+            torch.jit.save(traced, stream)
     result.files.append(path)
 
 
-def _write_exported(model: torch.nn.Module, args: tuple[Any, ...], eager: Any, path: str, result: ExportResult) -> None:
+def _write_exported(
+    model: torch.nn.Module, args: tuple[Any, ...], eager: Any, path: str, result: ExportResult, protected: list[str]
+) -> None:
     try:
         program = torch.export.export(model, args)
         mismatch = _matches(eager, program.module()(*args))
@@ -367,11 +380,64 @@ def _write_exported(model: torch.nn.Module, args: tuple[Any, ...], eager: Any, p
     if mismatch is not None:
         result.notes.append(f"torch.export program not written: {mismatch}")
         return
-    torch.export.save(program, path)
+    with open_output(path, binary=True, protected=protected) as stream:
+        torch.export.save(program, stream)
     result.files.append(path)
 
 
 # --------------------------------------------------------------------------- everything
+
+
+def source_files(session: Session) -> list[str]:
+    """The files the session's model and input were read from, which an export never writes over.
+
+    The model file, the ``.py`` of a ``file.py:fn`` callable, a folder the
+    model was read from (its files), and an image the input was filled from.
+    """
+    source = session.loaded.source
+    candidates = [source, source.rsplit(":", 1)[0], source.split(":", 1)[-1]]
+    spec = session.input_spec
+    if spec is not None and spec.fill.startswith("image:"):
+        candidates.append(spec.fill[len("image:"):])
+    return [path for path in dict.fromkeys(candidates) if path and os.path.exists(path)]
+
+
+def check_export_folder(folder: str, *, force: bool = False, protected: Iterable[str] = ()) -> None:
+    """Raise :class:`ExportError` now, before any work, when :func:`export_session` into ``folder`` would fail
+    or replace what it must not: a file in the way of the folder, a folder nothing can be written in, an
+    earlier export or a user's own file of an export's name (unless ``force``), a file the model was read from.
+
+    Makes nothing.
+    """
+    if os.path.lexists(folder) and not os.path.isdir(folder):
+        raise ExportError(f"cannot create the export folder {folder}: it is a file")
+    nearest = os.path.abspath(folder)
+    while not os.path.lexists(nearest):
+        nearest = os.path.dirname(nearest)
+    if not os.path.isdir(nearest):
+        raise ExportError(f"cannot create the export folder {folder}: {nearest} is a file")
+    try:
+        probe_folder(nearest)
+    except OSError as error:
+        raise ExportError(f"cannot create the export folder {folder}: {nearest}: {error.strerror or error}") from None
+    if nearest != os.path.abspath(folder):
+        return
+    present = [name for name in EXPORT_FILES if os.path.lexists(os.path.join(folder, name))]
+    inputs = protected_identities(protected)
+    for name in present:
+        path = os.path.join(folder, name)
+        if identity(path) in inputs:
+            raise ExportError(
+                f"{path} is the model being inspected and is never overwritten, not even with --force: "
+                "export into another folder"
+            )
+        if os.path.isdir(path):
+            raise ExportError(f"cannot export into {folder}: {name} there is a folder")
+    if present and not force:
+        raise ExportError(
+            f"the export folder {folder} already holds {', '.join(present)} (an earlier export, or files of yours): "
+            "pass --force to replace the whole set, or export into another folder"
+        )
 
 
 def export_session(
@@ -382,21 +448,27 @@ def export_session(
     report: dict[str, Any] | None = None,
     torchscript: bool = False,
     exported_program: bool = False,
+    force: bool = False,
+    protected: Iterable[str] = (),
 ) -> ExportResult:
     """Write the edited model, its rebuild script, the statistics and the plot into ``folder``.
 
     ``run`` defaults to the session's last run (no report, CSV or plot
     without one); ``report`` to the report built from ``run`` (pass the
     command line's, with its ``compare`` object, to write that one).
-    ``folder`` is created when missing. Each file is written through a
-    temporary file and a rename.
+    ``folder`` is created when missing. A folder holding files of an
+    export's names is refused unless ``force`` (then the whole set is
+    replaced); the model's own files (:func:`source_files`, and
+    ``protected``) are never written over. Each regular file is written
+    through a temporary file and a rename.
     """
+    protected = [*protected, *source_files(session)]
+    check_export_folder(folder, force=force, protected=protected)
     try:
         os.makedirs(folder, exist_ok=True)
     except OSError as error:
         raise ExportError(f"cannot create the export folder {folder}: {error.strerror or error}") from None
-    if not os.access(folder, os.W_OK):
-        raise ExportError(f"cannot write into the export folder {folder}")
+    earlier = [name for name in EXPORT_FILES if os.path.lexists(os.path.join(folder, name))]
     result = ExportResult(folder)
     model = session.model
     state_written = False
@@ -405,31 +477,38 @@ def export_session(
     else:
         state = {key: value.detach().cpu() for key, value in model.state_dict().items()}
         path = os.path.join(folder, STATE_FILE)
-        temporary = os.path.join(folder, f".inspector-{os.getpid()}-{STATE_FILE}")
-        torch.save(state, temporary)
-        os.replace(temporary, path)
+        with open_output(path, binary=True, protected=protected) as stream:
+            torch.save(state, stream)
         result.files.append(path)
         state_written = True
     path = os.path.join(folder, SNIPPET_FILE)
-    write_atomic(path, rebuild_snippet(session, STATE_FILE if state_written else None))
+    write_text(path, rebuild_snippet(session, STATE_FILE if state_written else None), protected=protected)
     result.files.append(path)
     run = run if run is not None else session.last_run
     if report is None and run is not None:
         report = build_report(session, run)
     if report is not None:
         path = os.path.join(folder, REPORT_FILE)
-        write_atomic(path, dumps(report))
+        write_text(path, dumps(report), protected=protected)
         result.files.append(path)
         path = os.path.join(folder, CSV_FILE)
-        write_atomic(path, layers_csv(report))
+        write_text(path, layers_csv(report), protected=protected)
         result.files.append(path)
     if run is not None:
         path = os.path.join(folder, PLOT_FILE)
         edits = f" with {', '.join(session.replaced)} replaced by Identity" if session.replaced else ""
-        if plot_layer_stats(run, path, title=f"{session.source}{edits}: layer output mean, ±std, min, max"):
+        title = f"{session.source}{edits}: layer output mean, ±std, min, max"
+        if plot_layer_stats(run, path, title=title, protected=protected):
             result.files.append(path)
         else:
             result.notes.append("plot not drawn: the run has no statistics (a meta-device or TorchScript run)")
     if (torchscript or exported_program) and not session.on_meta:
-        _compiled_forms(session, folder, torchscript, exported_program, result)
+        _compiled_forms(session, folder, torchscript, exported_program, result, protected)
+    # The set is replaced as a whole: what the earlier export wrote and this one did not
+    # (its weights, its plot) would describe another model.
+    written = {os.path.basename(path) for path in result.files}
+    for name in earlier:
+        if name not in written:
+            os.unlink(os.path.join(folder, name))
+            result.notes.append(f"removed {name} of the earlier export (this export has none)")
     return result

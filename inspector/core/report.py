@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from typing import Any
 
+from inspector.core.output import write_text
 from inspector.core.probe import ProbeRun
 from inspector.core.session import Session
 from inspector.core.tree import count_params, type_name
@@ -87,19 +86,10 @@ def dumps(report: dict[str, Any], indent: int | None = 2) -> str:
 
 
 def write_atomic(path: str, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename.
+    """Write ``text`` to ``path`` as a shell redirection would, keeping a previous regular file whole on failure.
 
-    A failure mid-write leaves any previous file whole.
+    See :mod:`inspector.core.output`: symlinks are followed, devices and
+    FIFOs written through, regular files replaced by a rename, new files
+    made with the user's umask.
     """
-    folder = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(prefix=".inspector-", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-            if not text.endswith("\n"):
-                stream.write("\n")
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
+    write_text(path, text)

@@ -253,6 +253,22 @@ def test_export_csv_rows_match_the_run(panel, resnet_runs, tmp_path):
         panel.export_csv(str(tmp_path / "missing" / "stats.csv"))
 
 
+def test_png_and_csv_are_written_through_a_symlink(qtbot, panel, resnet_runs, tmp_path):
+    """The link a user saves to stays a link; its target gets the file (as a shell redirection would)."""
+    plain, _, _ = resnet_runs
+    panel.set_runs(plain, None)
+    panel.show()
+    qtbot.waitExposed(panel)
+    for name, save in (("plot.png", panel.save_png), ("stats.csv", panel.export_csv)):
+        real = tmp_path / f"real-{name}"
+        link = tmp_path / name
+        link.symlink_to(real)
+        save(str(link))
+        assert link.is_symlink() and real.stat().st_size > 0
+    assert (tmp_path / "real-plot.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (tmp_path / "real-stats.csv").read_text().startswith("name,")
+
+
 def test_hovering_a_column_names_its_module(qtbot, panel, resnet_runs):
     plain, _, _ = resnet_runs
     panel.set_runs(plain, None)

@@ -27,14 +27,14 @@ os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
 
 import numpy as np
 import PySide6  # noqa: F401 - imported before pyqtgraph so that it picks PySide6
-from PySide6.QtCore import QPointF, Qt, QTimer, Signal
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QPointF, Qt, QTimer, Signal
 from PySide6.QtWidgets import QLabel, QSizePolicy, QTabWidget, QVBoxLayout, QWidget
 
 import pyqtgraph as pg  # noqa: E402 - after PySide6, see above
 
 from inspector.core.errors import InspectorError
 from inspector.core.probe import ProbeRun
-from inspector.core.report import write_atomic
+from inspector.core.output import write_bytes, write_text
 from inspector.core.series import RunSeries, align, envelope, series_of, stats_csv
 from inspector.gui.panels.plot_items import (
     BAND,
@@ -335,15 +335,27 @@ class PlotsPanel(QWidget):
         if not isinstance(page, Page) or not page.showing_plot:
             raise InspectorError(f"Nothing to save in the {self.tabs.tabText(self.tabs.currentIndex())} tab: run the model first.")
         image = page.plot_widget.grab()
-        if image.isNull() or not image.save(path, "PNG"):
-            raise InspectorError(f"Could not write the PNG to {path}: check that the folder exists and is writable.")
+        # Encoded in memory and written by the core's writer, so a symlink, a FIFO or a
+        # device is written as a shell would, and a failed write leaves an old file whole.
+        data = QByteArray()
+        buffer = QBuffer(data)
+        buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+        if image.isNull() or not image.save(buffer, "PNG"):
+            raise InspectorError(f"Could not draw the PNG for {path}.")
+        try:
+            write_bytes(path, bytes(data.data()))
+        except OSError as exc:
+            raise InspectorError(
+                f"Could not write the PNG to {path}: {exc.strerror or exc}; "
+                "check that the folder exists and is writable."
+            ) from exc
 
     def export_csv(self, path: str) -> None:
         """Write the run's per-layer statistics as CSV at ``path`` (see :func:`inspector.core.series.stats_csv`)."""
         if self._run is None:
             raise InspectorError("No statistics to export: run the model first.")
         try:
-            write_atomic(path, stats_csv(self._run))
+            write_text(path, stats_csv(self._run))
         except OSError as exc:
             raise InspectorError(f"Could not write the CSV to {path}: {exc.strerror or exc}.") from exc
 
