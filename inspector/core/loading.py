@@ -574,7 +574,7 @@ def _callable_trust_message(spec: str) -> str:
 
 # --------------------------------------------------------------------------- any source
 
-_CALLABLE = re.compile(r"^(?P<target>.+):(?P<attr>[A-Za-z_][A-Za-z0-9_]*)$")
+_CALLABLE = re.compile(r"^(?P<target>.+):(?P<attr>[A-Za-z_][A-Za-z0-9_]*)$", re.DOTALL)  # a path may hold a newline
 
 
 def classify_source(spec: str) -> str:
