@@ -136,6 +136,14 @@ TRUST_KINDS = ("pickle", "export", "callable")
 """Kinds whose opening can run code: a session never grants trust for them, the person does."""
 
 
+_LINE_BREAKS = "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"
+
+
+def _one_line(text: str) -> str:
+    """``text`` with its line breaks shown as escapes: a name from the file must not split a message."""
+    return "".join(ch.encode("unicode_escape").decode("ascii") if ch in _LINE_BREAKS else ch for ch in text)
+
+
 def _what(value: Any) -> str:
     """A JSON value's type as a person reads it, for the one-line errors."""
     if value is None:
@@ -372,7 +380,7 @@ def _open_model(model: Any, path: str, trust: bool) -> Session:
             raise _kind_mismatch(path, source, kind, "the file needs the full unpickler") from None
         raise TrustRequired(f"{path} opens a model that needs trust: {error}", error.wanted) from None
     except InspectorError as error:
-        raise SessionFileError(f"the model of {path} could not be opened: {error}") from None
+        raise SessionFileError(_one_line(f"the model of {path} could not be opened: {error}")) from None
     if session.loaded.kind != kind:
         raise _kind_mismatch(path, source, kind, f"it opened as {session.loaded.kind!r}")
     return session
@@ -398,11 +406,16 @@ def open_session(path: str, *, trust: bool = False) -> tuple[Session, list[str]]
     edits = _field(data, "edits", (list,), "edits", path) or []
     if not all(isinstance(edit, str) for edit in edits):
         raise SessionFileError(f"{path} is not a valid session file: edits must be a list of module names")
-    saved_input = _field(data, "input", (dict,), "input", path)
-    device = _field(data, "device", (str,), "device", path)
-    mode = _field(data, "mode", (str,), "mode", path)
-    saved = _field(data, "last_run", (dict,), "last_run", path)
     problems: list[str] = []
+    # What the model is, and its edits, decide what opens: of the wrong type, they refuse the file.
+    # The rest only restores where the session was: what does not fit is left out, one line each.
+    saved_input = data.get("input")
+    device = data.get("device")
+    if device is not None and not isinstance(device, str):
+        problems.append(f"the saved device is {_what(device)}, not a device name; the model stays on the CPU")
+        device = None
+    mode = data.get("mode")
+    saved = data.get("last_run")
     session = _open_model(data.get("model"), path, trust)
     edits_ok = True
     for edit in edits:
@@ -413,17 +426,20 @@ def open_session(path: str, *, trust: bool = False) -> tuple[Session, list[str]]
             problems.append(f"the edit {edit!r} no longer applies: {error}")
     _restore_input(session, saved_input, problems)
     _restore_device(session, device, problems)
-    if mode in ("eval", "train"):
+    if isinstance(mode, str) and mode in ("eval", "train"):
         session.mode = mode
     elif mode is not None:
         problems.append(f"unknown mode {mode!r}; using eval")
     if saved is not None:
         _restore_run(session, saved, edits_ok, problems)
-    return session, problems
+    return session, [_one_line(problem) for problem in problems]
 
 
-def _restore_input(session: Session, saved: dict[str, Any] | None, problems: list[str]) -> None:
+def _restore_input(session: Session, saved: Any, problems: list[str]) -> None:
     if saved is None:
+        return
+    if not isinstance(saved, dict):
+        problems.append(f"the saved input is {_what(saved)}, not an object; the model's natural input is set instead")
         return
     try:
         fill = str(saved.get("fill", "randn"))
@@ -441,7 +457,7 @@ def _restore_input(session: Session, saved: dict[str, Any] | None, problems: lis
         problems.append(f"the saved input could not be used ({error}); the model's natural input is set instead")
         return
     if fill.startswith("image:") and not os.path.exists(fill[len("image:"):]):
-        problems.append(f"the input image {fill[len('image:'):]} is missing; a new run will fail until it is found")
+        problems.append(f"the input image {fill[len('image:'):]!r} is missing; a new run will fail until it is found")
 
 
 def _restore_device(session: Session, device: str | None, problems: list[str]) -> None:
@@ -451,10 +467,10 @@ def _restore_device(session: Session, device: str | None, problems: list[str]) -
         resolve_device(device)
         session.move_to(device)
     except InspectorError:
-        problems.append(f"the device {device} is not available here; the model stays on the CPU")
+        problems.append(f"the device {device!r} is not available here; the model stays on the CPU")
 
 
-def _restore_run(session: Session, saved: dict[str, Any], edits_ok: bool, problems: list[str]) -> None:
+def _restore_run(session: Session, saved: Any, edits_ok: bool, problems: list[str]) -> None:
     if not edits_ok:
         problems.append("the last run's statistics were not restored: the model differs from the saved one")
         return

@@ -314,4 +314,4 @@ def test_any_json_in_any_field_is_refused_in_one_line_or_opens(tmp_path, field, 
     except SessionFileError as error:
         assert str(error) and "\n" not in str(error)
     else:
-        assert all(isinstance(p, str) for p in problems)
+        assert all(isinstance(p, str) and "\n" not in p for p in problems)
