@@ -336,7 +336,8 @@ def _checked_source(model: dict[str, Any], path: str) -> tuple[str, str]:
         if classify_source(source) != "callable":
             raise _kind_mismatch(path, source, kind, "the source is not module:callable or file.py:callable")
         if target.endswith(".py") and not os.path.isfile(source.rpartition(":")[0]):
-            raise SessionFileError(f"the model of {path} could not be opened: no such file: {source.rpartition(':')[0]}")
+            missing = source.rpartition(":")[0]
+            raise SessionFileError(_one_line(f"the model of {path} could not be opened: no such file: {missing}"))
         return source, kind
     if kind in FILE_KINDS:
         source = _beside(source, path)
