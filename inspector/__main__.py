@@ -1,5 +1,16 @@
 """``python -m inspector``: same as the ``model-inspector`` console script."""
 
-from inspector.cli import main
+import os
+import sys
+
+# `python -m` puts the current folder first on sys.path, so `report mod:fn`
+# would import a mod.py that merely lies there (a cloned repository, a
+# download folder). The console script has no such entry, and neither has
+# this: a person who wants the current folder names it (`./mod.py:fn`, or
+# PYTHONPATH=.).
+if sys.path and not sys.flags.safe_path and sys.path[0] in ("", os.getcwd()):
+    del sys.path[0]
+
+from inspector.cli import main  # noqa: E402 - after the sys.path fix above
 
 raise SystemExit(main())

@@ -55,7 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     gui = commands.add_parser("gui", help="open the desktop app (the default)")
     gui.add_argument("model", nargs="?", default="resnet18", help="MODEL to open (default: resnet18)")
     gui.add_argument("--arch", help="torchvision architecture of a state_dict file")
-    gui.add_argument("--trust", action="store_true", help="allow full unpickling of the model file")
+    gui.add_argument("--trust", action="store_true",
+                     help="allow the model (or the session's model) to run code: full unpickling, a session's callable")
     gui.add_argument("--session", metavar="FILE", help="open a saved session (.inspector.json) instead of MODEL")
 
     report = commands.add_parser("report", help="probe a model and print the JSON report")

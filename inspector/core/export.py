@@ -6,10 +6,11 @@
   loadable with ``torch.load(..., weights_only=True)``); the keys of the
   modules that were replaced with Identity are not in it;
 - ``rebuild_model.py``: Python that rebuilds the edited model from its
-  source (``torchvision.models.get_model("resnet18", weights=None)`` and
-  one ``nn.Identity`` line per edit), loads the weights above when they sit
-  beside it, and, run on its own, prints the output shapes of the sample
-  input as JSON;
+  source (``torchvision.models.get_model(ARCH, weights=None)``, then
+  ``model.set_submodule(path, nn.Identity())`` for every path in the list
+  ``REPLACED``), loads the weights above when they sit beside it, and, run
+  on its own, prints the output shapes of the sample input as JSON; every
+  name in it is data, never code (see :mod:`inspector.core.rebuild_script`);
 - ``report.json`` and ``layers.csv``: the report of the last run and its
   per-layer statistics;
 - ``layer_stats.png``: mean, mean ± std, min and max of every layer's output
@@ -30,10 +31,8 @@ from __future__ import annotations
 
 import csv
 import io
-import keyword
 import math
 import os
-import re
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Iterable
@@ -42,10 +41,10 @@ import torch
 
 from inspector.core.output import OutputError, identity, open_output, probe_folder, protected_identities, write_text
 from inspector.core.probe import ProbeRun, tensors_in
+from inspector.core.rebuild_script import STATE_FILE, rebuild_snippet  # noqa: F401 - rebuild_snippet re-exported
 from inspector.core.report import build_report, dumps
 from inspector.core.session import Session
 
-STATE_FILE = "model_state_dict.pt"
 SNIPPET_FILE = "rebuild_model.py"
 REPORT_FILE = "report.json"
 CSV_FILE = "layers.csv"
@@ -76,151 +75,6 @@ class ExportResult:
     """Paths written, in the order written."""
     notes: list[str] = field(default_factory=list)
     """One line per thing not written (a TorchScript trace that failed, a meta model's weights)."""
-
-
-# --------------------------------------------------------------------------- the snippet
-
-
-def _is_identifier_path(path: str) -> bool:
-    return all(part.isidentifier() and not keyword.iskeyword(part) for part in path.split("."))
-
-
-def _edit_line(path: str) -> str:
-    if _is_identifier_path(path):
-        return f"model.{path} = nn.Identity()"
-    # Indices (``layer1.0``) and odd names are not attributes: set_submodule takes any path.
-    return f"model.set_submodule({path!r}, nn.Identity())"
-
-
-def _num_classes_from_notes(notes: list[str]) -> int | None:
-    for note in notes:
-        match = re.search(r"num_classes=(\d+)", note)
-        if match:
-            return int(match.group(1))
-    return None
-
-
-def _build_lines(session: Session) -> tuple[list[str], list[str]]:
-    """(import lines, lines that leave ``model`` built from its source, before the edits)."""
-    loaded = session.loaded
-    imports = ["import torch", "from torch import nn"]
-    if loaded.kind in ("torchvision", "state_dict") and loaded.arch:
-        imports.append("import torchvision")
-        kwargs = [f"weights={loaded.weights!r}" if loaded.kind == "torchvision" and loaded.weights else "weights=None"]
-        if loaded.task in ("detection", "segmentation"):
-            kwargs.append("weights_backbone=None")
-        num_classes = _num_classes_from_notes(loaded.notes) if loaded.kind == "state_dict" else None
-        if num_classes is not None:
-            kwargs.append(f"num_classes={num_classes}")
-        return imports, [f"model = torchvision.models.get_model({loaded.arch!r}, {', '.join(kwargs)})"]
-    if loaded.kind == "callable":
-        target, _, attr = loaded.source.rpartition(":")
-        if target.endswith(".py"):
-            imports.append("import importlib.util")
-            path = os.path.abspath(target)
-            return imports, [
-                f"_spec = importlib.util.spec_from_file_location('user_model', {path!r})",
-                "_module = importlib.util.module_from_spec(_spec)",
-                "_spec.loader.exec_module(_module)",
-                f"model = _module.{attr}()",
-            ]
-        return imports, [f"from {target} import {attr}", "", f"model = {attr}()"]
-    path = os.path.abspath(loaded.source)
-    if loaded.kind == "torchscript":
-        return imports, [f"model = torch.jit.load({path!r}, map_location='cpu')"]
-    if loaded.kind == "export":
-        return imports, [f"model = torch.export.load({path!r}).module()"]
-    # A pickled module: the full unpickler runs code from the file.
-    return imports, [
-        "# weights_only=False runs code from the file: only for a file you trust.",
-        f"model = torch.load({path!r}, map_location='cpu', weights_only=False)",
-    ]
-
-
-def _input_lines(session: Session) -> list[str]:
-    """Lines that make ``args``, the sample input, the way :func:`inspector.core.inputs.make_inputs` does."""
-    spec = session.input_spec
-    if spec is None:
-        return ["args = ()  # no sample input was set in the inspector: give your own"]
-    shape = ", ".join(str(s) for s in spec.shape)
-    lines = [f"generator = torch.Generator().manual_seed({spec.seed})"]
-    fill = spec.fill
-    if fill.startswith("image:"):
-        lines.append(f"# The inspector read the image {fill[len('image:'):]!r}; random values stand in for it here.")
-        fill = "randn"
-    floating = spec.dtype in ("float32", "float64", "float16", "bfloat16")
-    if fill in ("zeros", "ones"):
-        draw = f"torch.{fill}({shape})"
-    elif not floating:
-        draw = f"torch.randint(0, {2 if fill == 'rand' else 10}, ({shape},), generator=generator)"
-    else:
-        # Drawn in float32 and then converted, as the inspector does, so the values agree.
-        draw = f"torch.{fill}({shape}, generator=generator)"
-    if spec.dtype != "float32" or (not floating and fill in ("zeros", "ones")):
-        draw += f".to(torch.{spec.dtype})"
-    if spec.layout == "pair":
-        lines.append(f"args = tuple({draw} for _ in range(2))  # two images, as optical-flow models take")
-    elif spec.layout == "images":
-        lines.append(f"batch = {draw}")
-        batch = "batch" if len(spec.shape) == 4 else "batch.unsqueeze(0)"
-        lines.append(f"args = (list({batch}.unbind(0)),)  # a list of images, as detection models take")
-    else:
-        lines += [f"x = {draw}", "args = (x,)"]
-    return lines
-
-
-def rebuild_snippet(session: Session, state_file: str | None = STATE_FILE) -> str:
-    """Python source that rebuilds the session's edited model from its source.
-
-    Run on its own it loads ``state_file`` when the file sits beside it,
-    runs the sample input (same shape, dtype, fill and seed) and prints the
-    output shapes as JSON, e.g. ``[[1, 512]]``.
-    """
-    imports, build = _build_lines(session)
-    edits = [_edit_line(path) for path in session.replaced]
-    described = ", ".join(session.replaced) if session.replaced else "no layer"
-    lines = [
-        f'"""Rebuild {session.source} as edited in Model Inspector: {described} replaced with nn.Identity.',
-        "",
-        "Run it to print the output shapes of the sample input; import it to get `model`.",
-        '"""',
-        "",
-        "import json",
-        "import os",
-        "",
-        *imports,
-        "",
-        *build,
-        *edits,
-        "",
-        "",
-        "def output_shapes(value):",
-        '    """The shapes of every tensor in a model output, depth first."""',
-        "    if isinstance(value, torch.Tensor):",
-        "        return [list(value.shape)]",
-        "    if isinstance(value, dict):",
-        "        value = list(value.values())",
-        "    if isinstance(value, (list, tuple)):",
-        "        return [shape for item in value for shape in output_shapes(item)]",
-        "    return []",
-        "",
-        "",
-        'if __name__ == "__main__":',
-    ]
-    if state_file is not None:
-        lines += [
-            f"    state_path = os.path.join(os.path.dirname(os.path.abspath(__file__)), {state_file!r})",
-            "    if os.path.exists(state_path):",
-            "        model.load_state_dict(torch.load(state_path, map_location='cpu', weights_only=True))",
-        ]
-    lines.append("    model.train()" if session.mode == "train" else "    model.eval()")
-    lines += ["    " + line for line in _input_lines(session)]
-    lines += [
-        "    with torch.no_grad():",
-        "        output = model(*args)",
-        "    print(json.dumps(output_shapes(output)))",
-    ]
-    return "\n".join(lines) + "\n"
 
 
 # --------------------------------------------------------------------------- statistics

@@ -564,9 +564,17 @@ def load_callable(spec: str) -> LoadedModel:
     return LoadedModel(model, spec, "callable")
 
 
+def _callable_trust_message(spec: str) -> str:
+    target, _, attr = spec.rpartition(":")
+    return (
+        f"{spec} is Python code: opening it imports {target} and calls {attr}(), which can do anything. "
+        "Open it only if you trust where it came from: pass --trust (GUI: confirm the prompt)"
+    )
+
+
 # --------------------------------------------------------------------------- any source
 
-_CALLABLE = re.compile(r"^(?P<target>.+):(?P<attr>[A-Za-z_][A-Za-z0-9_]*)$")
+_CALLABLE = re.compile(r"^(?P<target>.+):(?P<attr>[A-Za-z_][A-Za-z0-9_]*)$", re.DOTALL)  # a path may hold a newline
 
 
 def classify_source(spec: str) -> str:
@@ -591,18 +599,27 @@ def load_model(
     weights: str | None = None,
     trust: bool = False,
     meta: bool = False,
+    named: bool = True,
 ) -> LoadedModel:
     """Load a model from any MODEL form of the command line.
 
     ``meta=True`` builds a torchvision model with every parameter on the meta
     device (no weights allocated); other sources ignore it (shapes of those
     are taken with :func:`inspector.core.shapes.meta_run`).
+
+    ``named=False`` says the person did not name ``spec`` just now: it comes
+    from a session file, a list of recent models, anything written by
+    someone else. A Python callable then needs ``trust`` like a pickle does
+    (:class:`TrustRequired` otherwise); a callable the person typed is their
+    consent, as with ``python -c``.
     """
     text = (spec or "").strip()
     if not text:
         raise ModelLoadError("no model given; name a torchvision model (e.g. resnet18), a file or module:callable")
     form = classify_source(text)
     if form == "callable":
+        if not named and not trust:
+            raise TrustRequired(_callable_trust_message(text), [text])
         return load_callable(text)
     if form == "file":
         return load_file(text, arch=arch, trust=trust)

@@ -132,52 +132,152 @@ def save_session(session: Session, path: str) -> None:
 
 # --------------------------------------------------------------------------- opening
 
+TRUST_KINDS = ("pickle", "export", "callable")
+"""Kinds whose opening can run code: a session never grants trust for them, the person does."""
 
-def _histogram_from(data: dict[str, Any] | None) -> Histogram | None:
+
+_LINE_BREAKS = "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"
+
+
+def _one_line(text: str) -> str:
+    """``text`` with its line breaks shown as escapes: a name from the file must not split a message."""
+    return "".join(ch.encode("unicode_escape").decode("ascii") if ch in _LINE_BREAKS else ch for ch in text)
+
+
+def _what(value: Any) -> str:
+    """A JSON value's type as a person reads it, for the one-line errors."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    return "an object"
+
+
+def _number(value: Any, name: str, *, optional: bool = False, integer: bool = False) -> Any:
+    if value is None and optional:
+        return None
+    wanted = int if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, wanted):
+        raise ValueError(f"{name} is {_what(value)}, not a{'n integer' if integer else ' number'}")
+    return value
+
+
+def _string(value: Any, name: str, *, optional: bool = False) -> Any:
+    if value is None and optional:
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"{name} is {_what(value)}, not a string")
+    return value
+
+
+def _list(value: Any, name: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise ValueError(f"{name} is {_what(value)}, not a list")
+    return value
+
+
+def _object(value: Any, name: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ValueError(f"{name} is {_what(value)}, not an object")
+    return value
+
+
+def _shapes(value: Any, name: str) -> list[list[int]]:
+    return [
+        [_number(size, name, integer=True) for size in _list(shape, name)] for shape in _list(value, name)
+    ]
+
+
+def _histogram_from(data: Any) -> Histogram | None:
     if not data:
         return None
+    data = _object(data, "a histogram")
+    counts = [_number(c, "a histogram count", integer=True) for c in _list(data.get("counts"), "histogram counts")]
+    edges = [_number(e, "a histogram edge") for e in _list(data.get("edges"), "histogram edges")]
+    if len(edges) != len(counts) + 1:
+        raise ValueError(f"a histogram has {len(counts)} counts but {len(edges)} edges")
+    sampled = data.get("sampled")
+    if not isinstance(sampled, bool):
+        raise ValueError(f"a histogram's sampled is {_what(sampled)}, not true/false")
     return Histogram(
-        counts=np.asarray(data["counts"], dtype=np.int64),
-        edges=np.asarray(data["edges"], dtype=np.float64),
-        sample_size=int(data["sample_size"]),
-        sampled=bool(data["sampled"]),
+        counts=np.asarray(counts, dtype=np.int64),
+        edges=np.asarray(edges, dtype=np.float64),
+        sample_size=_number(data.get("sample_size"), "a histogram's sample_size", integer=True),
+        sampled=sampled,
     )
 
 
-def run_from_dict(data: dict[str, Any]) -> ProbeRun:
-    """A :class:`ProbeRun` from :func:`run_to_dict`'s data (without the model output, which is not saved)."""
+_STATS_FIELDS = {
+    "numel": (True, False), "mean": (False, True), "std": (False, True), "min": (False, True),
+    "max": (False, True), "zero_fraction": (False, False), "nan_count": (True, False), "inf_count": (True, False),
+}
+"""LayerStats' fields: (integer, may be null)."""
+
+
+def _stats_from(data: Any) -> LayerStats | None:
+    if data is None:
+        return None
+    data = _object(data, "a call's stats")
+    if set(data) != set(_STATS_FIELDS):
+        raise ValueError(f"a call's stats have the fields {sorted(data)}, not {sorted(_STATS_FIELDS)}")
+    values = {
+        key: _number(data[key], f"the stat {key}", optional=optional, integer=integer)
+        for key, (integer, optional) in _STATS_FIELDS.items()
+    }
+    return LayerStats(**values)
+
+
+def run_from_dict(data: Any) -> ProbeRun:
+    """A :class:`ProbeRun` from :func:`run_to_dict`'s data (without the model output, which is not saved).
+
+    Every field is checked for its type: data from a file that does not fit
+    raises ``ValueError`` saying which field, never another exception.
+    """
+    data = _object(data, "the last run")
     records: dict[str, ModuleRecord] = {}
-    for item in data["records"]:
-        record = ModuleRecord(item["name"], item["type"])
-        for call in item["calls"]:
-            stats = call.get("stats")
+    for item in _list(data.get("records"), "the last run's records"):
+        item = _object(item, "a record")
+        record = ModuleRecord(_string(item.get("name"), "a record's name"), _string(item.get("type"), "a record's type"))
+        for call in _list(item.get("calls"), "a record's calls"):
+            call = _object(call, "a call")
             record.calls.append(
                 CallRecord(
-                    index=int(call["index"]),
-                    input_shapes=call["input_shapes"],
-                    output_shapes=call["output_shapes"],
-                    stats=LayerStats(**stats) if stats is not None else None,
+                    index=_number(call.get("index"), "a call's index", integer=True),
+                    input_shapes=_shapes(call.get("input_shapes"), "a call's input_shapes"),
+                    output_shapes=_shapes(call.get("output_shapes"), "a call's output_shapes"),
+                    stats=_stats_from(call.get("stats")),
                     histogram=_histogram_from(call.get("histogram")),
-                    time_ms=call.get("time_ms"),
+                    time_ms=_number(call.get("time_ms"), "a call's time_ms", optional=True),
                 )
             )
         records[record.name] = record
     error = data.get("error")
+    if error is not None:
+        error = _object(error, "the last run's error")
+        error = ProbeError(
+            _string(error.get("module"), "the error's module", optional=True),
+            _string(error.get("type"), "the error's type", optional=True),
+            _string(error.get("message"), "the error's message"),
+            _string(error.get("exception_type", "Exception"), "the error's exception_type"),
+            _shapes(error.get("input_shapes", []), "the error's input_shapes"),
+        )
+    timed = data.get("timed", True)
+    if not isinstance(timed, bool):
+        raise ValueError(f"the last run's timed is {_what(timed)}, not true/false")
     return ProbeRun(
         records=records,
-        output_shapes=data["output_shapes"],
-        device=data["device"],
-        mode=data["mode"],
-        error=(
-            ProbeError(
-                error["module"], error["type"], error["message"], error.get("exception_type", "Exception"),
-                error["input_shapes"],
-            )
-            if error
-            else None
-        ),
-        total_ms=data.get("total_ms"),
-        timed=bool(data.get("timed", True)),
+        output_shapes=_shapes(data.get("output_shapes"), "the last run's output_shapes"),
+        device=_string(data.get("device"), "the last run's device"),
+        mode=_string(data.get("mode"), "the last run's mode"),
+        error=error,
+        total_ms=_number(data.get("total_ms"), "the last run's total_ms", optional=True),
+        timed=timed,
     )
 
 
@@ -191,26 +291,100 @@ def _read(path: str) -> dict[str, Any]:
         raise SessionFileError(f"cannot read {path}: {error}") from None
     except json.JSONDecodeError as error:
         raise SessionFileError(f"{path} is not a session file (not JSON: {error.msg} at line {error.lineno})") from None
+    except RecursionError:
+        raise SessionFileError(f"{path} is not a session file (its JSON is nested too deeply)") from None
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         raise SessionFileError(f"{path} is not a session file (its schema is not {SCHEMA})")
     return data
 
 
-def _open_model(model: dict[str, Any], path: str, trust: bool) -> Session:
-    source = str(model.get("source") or "")
-    options = {"arch": model.get("arch") if model.get("kind") == "state_dict" else None,
-               "weights": model.get("weights"), "trust": trust, "meta": bool(model.get("meta"))}
-    if model.get("kind") in FILE_KINDS and not os.path.exists(source):
-        # A session folder moved together with its model file.
-        beside = os.path.join(os.path.dirname(os.path.abspath(path)), os.path.basename(source))
-        if os.path.exists(beside):
-            source = beside
+def _field(data: dict[str, Any], key: str, types: tuple[type, ...], what: str, path: str) -> Any:
+    """``data[key]`` when it is null/missing or one of ``types``; else the one-line refusal."""
+    value = data.get(key)
+    if value is not None and (isinstance(value, bool) != (bool in types) or not isinstance(value, types)):
+        raise SessionFileError(f"{path} is not a valid session file: {what} is {_what(value)}")
+    return value
+
+
+def _beside(source: str, path: str) -> str:
+    """A relative path in a session file is relative to the session file's folder, never the current folder."""
+    if os.path.isabs(source):
+        return source
+    return os.path.join(os.path.dirname(os.path.abspath(path)), source)
+
+
+def _kind_mismatch(path: str, source: str, kind: str, why: str) -> SessionFileError:
+    return SessionFileError(f"{path} is refused: its model's kind {kind!r} does not agree with its source {source!r} ({why})")
+
+
+def _checked_source(model: dict[str, Any], path: str) -> tuple[str, str]:
+    """``(source, kind)`` of the session's model, relative paths resolved beside the session, and checked
+    to agree without reading or running anything: a file is never treated as code nor code as a name."""
+    from inspector.core.loading import _is_export, _is_torchscript, _zip_names, classify_source
+
+    source = _field(model, "source", (str,), "model.source", path)
+    kind = _field(model, "kind", (str,), "model.kind", path)
+    if not source or not source.strip():
+        raise SessionFileError(f"{path} is not a valid session file: model.source is missing")
+    if not kind:
+        raise _kind_mismatch(path, source, "", "model.kind is missing")
+    source = source.strip()
+    if kind == "callable":
+        target, _, attr = source.rpartition(":")
+        if target.endswith(".py"):
+            source = f"{_beside(target, path)}:{attr}"
+        if classify_source(source) != "callable":
+            raise _kind_mismatch(path, source, kind, "the source is not module:callable or file.py:callable")
+        if target.endswith(".py") and not os.path.isfile(source.rpartition(":")[0]):
+            missing = source.rpartition(":")[0]
+            raise SessionFileError(_one_line(f"the model of {path} could not be opened: no such file: {missing}"))
+        return source, kind
+    if kind in FILE_KINDS:
+        source = _beside(source, path)
+        if not os.path.exists(source):
+            # A session folder moved together with its model file.
+            beside = os.path.join(os.path.dirname(os.path.abspath(path)), os.path.basename(source))
+            if os.path.exists(beside):
+                source = beside
+        if classify_source(source) != "file":
+            raise _kind_mismatch(path, source, kind, "the source is not a file")
+        names = _zip_names(source) if os.path.isfile(source) else []
+        actual = "torchscript" if _is_torchscript(names) else "export" if _is_export(source, names) else None
+        if actual != kind and (actual is not None or kind in ("torchscript", "export")):
+            raise _kind_mismatch(path, source, kind, f"the file is {'a ' + actual if actual else 'not one'}")
+        return source, kind
+    # Any other kind names a model by name (torchvision...): its source is neither a file nor code.
+    form = classify_source(source)
+    if form in ("file", "callable"):
+        raise _kind_mismatch(path, source, kind, f"the source is a {form}")
+    return source, kind
+
+
+def _open_model(model: Any, path: str, trust: bool) -> Session:
+    if model is None:
+        raise SessionFileError(f"{path} is not a valid session file: it has no model")
+    if not isinstance(model, dict):
+        raise SessionFileError(f"{path} is not a valid session file: model is {_what(model)}, not an object")
+    source, kind = _checked_source(model, path)
+    arch = _field(model, "arch", (str,), "model.arch", path)
+    weights = _field(model, "weights", (str,), "model.weights", path)
+    meta = _field(model, "meta", (bool,), "model.meta", path)
+    # Trust is passed on only for the kinds that need it, so a file whose
+    # kind says "state_dict" is never fully unpickled, whatever the person said.
+    needs_trust = kind in TRUST_KINDS
+    options = {"arch": arch if kind == "state_dict" else None, "weights": weights,
+               "trust": trust and needs_trust, "meta": bool(meta), "named": False}
     try:
-        return Session.open(source, **options)
-    except TrustRequired:
-        raise
+        session = Session.open(source, **options)
+    except TrustRequired as error:
+        if not needs_trust:
+            raise _kind_mismatch(path, source, kind, "the file needs the full unpickler") from None
+        raise TrustRequired(f"{path} opens a model that needs trust: {error}", error.wanted) from None
     except InspectorError as error:
-        raise SessionFileError(f"the model of {path} could not be opened: {error}") from None
+        raise SessionFileError(_one_line(f"the model of {path} could not be opened: {error}")) from None
+    if session.loaded.kind != kind:
+        raise _kind_mismatch(path, source, kind, f"it opened as {session.loaded.kind!r}")
+    return session
 
 
 def open_session(path: str, *, trust: bool = False) -> tuple[Session, list[str]]:
@@ -221,36 +395,52 @@ def open_session(path: str, *, trust: bool = False) -> tuple[Session, list[str]]
     saved run becomes the session's ``last_run`` (and ``baseline_run`` when
     it had no edits) only when every edit came back, so that its records
     match the model's modules. Raises :class:`SessionFileError` when
-    ``path`` is not a session file or its model cannot be opened at all,
-    and :class:`inspector.core.errors.TrustRequired` when the model is a
-    pickled file and ``trust`` is False: a session file never grants trust,
-    the caller asks the person and opens again with ``trust=True``.
+    ``path`` is not a session file, a field has the wrong type, its model's
+    ``kind`` does not agree with its ``source``, or its model cannot be
+    opened at all; and :class:`inspector.core.errors.TrustRequired` when the
+    model is code (a Python callable) or a file that needs the full
+    unpickler and ``trust`` is False: a session file never grants trust, the
+    caller asks the person and opens again with ``trust=True``. Relative
+    paths in the file are relative to its folder.
     """
     data = _read(path)
+    edits = _field(data, "edits", (list,), "edits", path) or []
+    if not all(isinstance(edit, str) for edit in edits):
+        raise SessionFileError(f"{path} is not a valid session file: edits must be a list of module names")
     problems: list[str] = []
-    session = _open_model(data.get("model") or {}, path, trust)
+    # What the model is, and its edits, decide what opens: of the wrong type, they refuse the file.
+    # The rest only restores where the session was: what does not fit is left out, one line each.
+    saved_input = data.get("input")
+    device = data.get("device")
+    if device is not None and not isinstance(device, str):
+        problems.append(f"the saved device is {_what(device)}, not a device name; the model stays on the CPU")
+        device = None
+    mode = data.get("mode")
+    saved = data.get("last_run")
+    session = _open_model(data.get("model"), path, trust)
     edits_ok = True
-    for edit in data.get("edits") or []:
+    for edit in edits:
         try:
             session.replace_with_identity(edit)
         except InspectorError as error:
             edits_ok = False
             problems.append(f"the edit {edit!r} no longer applies: {error}")
-    _restore_input(session, data.get("input"), problems)
-    _restore_device(session, data.get("device"), problems)
-    mode = data.get("mode")
-    if mode in ("eval", "train"):
+    _restore_input(session, saved_input, problems)
+    _restore_device(session, device, problems)
+    if isinstance(mode, str) and mode in ("eval", "train"):
         session.mode = mode
     elif mode is not None:
         problems.append(f"unknown mode {mode!r}; using eval")
-    saved = data.get("last_run")
     if saved is not None:
         _restore_run(session, saved, edits_ok, problems)
-    return session, problems
+    return session, [_one_line(problem) for problem in problems]
 
 
-def _restore_input(session: Session, saved: dict[str, Any] | None, problems: list[str]) -> None:
+def _restore_input(session: Session, saved: Any, problems: list[str]) -> None:
     if saved is None:
+        return
+    if not isinstance(saved, dict):
+        problems.append(f"the saved input is {_what(saved)}, not an object; the model's natural input is set instead")
         return
     try:
         fill = str(saved.get("fill", "randn"))
@@ -264,11 +454,11 @@ def _restore_input(session: Session, saved: dict[str, Any] | None, problems: lis
         if layout not in ("tensor", "images", "pair"):
             raise ValueError(layout)
         session.set_input(InputSpec(shape, dtype, fill, int(saved.get("seed", 0)), layout))
-    except (InspectorError, KeyError, TypeError, ValueError) as error:
+    except (InspectorError, AttributeError, KeyError, TypeError, ValueError, OverflowError) as error:
         problems.append(f"the saved input could not be used ({error}); the model's natural input is set instead")
         return
     if fill.startswith("image:") and not os.path.exists(fill[len("image:"):]):
-        problems.append(f"the input image {fill[len('image:'):]} is missing; a new run will fail until it is found")
+        problems.append(f"the input image {fill[len('image:'):]!r} is missing; a new run will fail until it is found")
 
 
 def _restore_device(session: Session, device: str | None, problems: list[str]) -> None:
@@ -278,17 +468,17 @@ def _restore_device(session: Session, device: str | None, problems: list[str]) -
         resolve_device(device)
         session.move_to(device)
     except InspectorError:
-        problems.append(f"the device {device} is not available here; the model stays on the CPU")
+        problems.append(f"the device {device!r} is not available here; the model stays on the CPU")
 
 
-def _restore_run(session: Session, saved: dict[str, Any], edits_ok: bool, problems: list[str]) -> None:
+def _restore_run(session: Session, saved: Any, edits_ok: bool, problems: list[str]) -> None:
     if not edits_ok:
         problems.append("the last run's statistics were not restored: the model differs from the saved one")
         return
     try:
         run = run_from_dict(saved)
-    except (KeyError, TypeError, ValueError) as error:
-        problems.append(f"the last run's statistics could not be read ({type(error).__name__}: {error})")
+    except ValueError as error:
+        problems.append(f"the last run's statistics could not be read ({error})")
         return
     names = [name for name, _ in session.model.named_modules()]
     if list(run.records) != names:

@@ -62,13 +62,14 @@ def main(model: str | None = "resnet18", arch: str | None = None, trust: bool = 
          session: str | None = None) -> int:
     """Run the app until its window closes; returns the exit status.
 
-    ``session``: a saved session file (``.inspector.json``) to open instead of ``model``.
+    ``session``: a saved session file (``.inspector.json``) to open instead of ``model``;
+    ``trust`` then lets its model be code or a pickle without asking (``gui --session FILE --trust``).
     """
     app = application()
     window = MainWindow()
     window.show()
     if session:
-        QTimer.singleShot(0, lambda: window.open_session_file(session))
+        QTimer.singleShot(0, lambda: window.open_session_file(session, trust=trust))
     elif model:
         # After the first paint: the worker imports torch and builds the model behind a visible window.
         QTimer.singleShot(0, lambda: window.open_model(model, arch=arch, trust=trust))

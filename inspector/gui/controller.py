@@ -110,16 +110,18 @@ class SessionController(QObject):
 
     # ----------------------------------------------------------------- opening
 
-    def open_model(self, spec: str, *, arch: str | None = None, trust: bool = False, wait: bool = False) -> bool:
+    def open_model(self, spec: str, *, arch: str | None = None, trust: bool = False, wait: bool = False,
+                   named: bool = True) -> bool:
         """Open a model from any MODEL form; ``wait`` loads on this thread and returns once it is open.
 
         A pickled file asks for trust, a state_dict for its architecture, and
-        the load is tried again with the answer. False when nothing was
+        the load is tried again with the answer. ``named=False`` (the recent
+        list): a Python callable asks for trust too. False when nothing was
         opened (or, without ``wait``, when the load could not start).
         """
         if self.busy or self._closing or not self.may_discard_edits():
             return False
-        job = load_job(spec, arch=arch, trust=trust, warm=() if wait else WARM_IMPORTS)
+        job = load_job(spec, arch=arch, trust=trust, named=named, warm=() if wait else WARM_IMPORTS)
         if wait:
             try:
                 session, tree = job(lambda done, total: None, lambda: False)

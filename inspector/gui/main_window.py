@@ -264,11 +264,16 @@ class MainWindow(QMainWindow):
 
     # ================================================================= models
 
-    def open_model(self, spec: str, *, arch: str | None = None, trust: bool = False, wait: bool = False) -> bool:
-        """Open a model from any MODEL form; ``wait`` returns once it is shown (see the controller)."""
+    def open_model(self, spec: str, *, arch: str | None = None, trust: bool = False, wait: bool = False,
+                   named: bool = True) -> bool:
+        """Open a model from any MODEL form; ``wait`` returns once it is shown (see the controller).
+
+        ``named=False``: ``spec`` was not chosen by the person just now (the recent list), so a
+        Python callable asks for trust first.
+        """
         self._collect_before_opening()
         self._show_status(f"Opening {spec}…")
-        started = self.controller.open_model(spec, arch=arch, trust=trust, wait=wait)
+        started = self.controller.open_model(spec, arch=arch, trust=trust, wait=wait, named=named)
         if started and not wait:
             self.input_panel.set_running(True)
         return started
@@ -298,14 +303,15 @@ class MainWindow(QMainWindow):
         if path:
             self.open_session_file(path)
 
-    def open_session_file(self, path: str, *, wait: bool = False) -> bool:
+    def open_session_file(self, path: str, *, trust: bool = False, wait: bool = False) -> bool:
         """Open a saved session (model, edits, input, device); what could not be restored is listed.
 
-        The model loads on a worker, as for Open Model; ``wait`` returns once it is shown.
+        The model loads on a worker, as for Open Model; ``wait`` returns once it is shown. A model
+        that is code or a pickle asks for trust, unless ``trust`` (``gui --session FILE --trust``).
         """
         self._collect_before_opening()
         self._show_status(f"Opening {path}…")
-        started = self.controller.open_session_file(path, wait=wait)
+        started = self.controller.open_session_file(path, trust=trust, wait=wait)
         if started and not wait:
             self.input_panel.set_running(True)
         return started
@@ -688,7 +694,10 @@ class MainWindow(QMainWindow):
         entries = settings.recent_models()
         for entry in entries:
             action = self.recent_menu.addAction(entry.label)
-            action.triggered.connect(lambda _checked=False, e=entry: self.open_model(e.source, arch=e.arch))
+            # A list remembered on disk is not the person naming code: a callable asks for trust.
+            action.triggered.connect(
+                lambda _checked=False, e=entry: self.open_model(e.source, arch=e.arch, named=False)
+            )
         self.recent_menu.setEnabled(bool(entries))
 
     def save_settings(self) -> None:

@@ -30,13 +30,14 @@ class Prompts:
         return answer == QMessageBox.StandardButton.Yes
 
     def trust(self, path: str, message: str, wanted: list[str]) -> bool:
-        """Ask whether a file may be fully unpickled (which can run code), naming what it asks for."""
+        """Ask whether a source may run code: a pickle for the full unpickler, a ``.pt2`` program, or a
+        Python callable (named on a session file or the recent list), naming what would run."""
         box = QMessageBox(self.parent)
         box.setIcon(QMessageBox.Icon.Warning)
         box.setWindowTitle("Trust this file?")
-        box.setText(f"Opening {path} needs the full unpickler, which can run any code the file contains.")
+        box.setText(f"Opening {path} can run any code it contains or names.")
         listed = "\n".join(f"  • {name}" for name in wanted[:20]) or "  (the file does not say)"
-        box.setInformativeText(f"It asks for:\n{listed}\n\nOpen it only if you trust where it came from.")
+        box.setInformativeText(f"What it would run or ask for:\n{listed}\n\nOpen it only if you trust where it came from.")
         box.setDetailedText(message)
         trust = box.addButton("Trust and open", QMessageBox.ButtonRole.AcceptRole)
         box.addButton(QMessageBox.StandardButton.Cancel)

@@ -134,7 +134,9 @@ def preload_torch_libraries() -> bool:
         return False
 
 
-def load_job(spec: str, *, arch: str | None = None, trust: bool = False, warm: tuple[str, ...] = ()) -> Job:
+def load_job(
+    spec: str, *, arch: str | None = None, trust: bool = False, named: bool = True, warm: tuple[str, ...] = ()
+) -> Job:
     """The job of opening a model: import torch if needed, load, and build the plain tree.
 
     ``warm`` names modules to import afterwards, so that the GUI thread finds
@@ -145,7 +147,7 @@ def load_job(spec: str, *, arch: str | None = None, trust: bool = False, warm: t
         preload_torch_libraries()
         from inspector.core.session import Session
 
-        session = Session.open(spec, arch=arch, trust=trust)
+        session = Session.open(spec, arch=arch, trust=trust, named=named)
         tree = session.tree()
         for name in warm:
             importlib.import_module(name)

@@ -17,6 +17,7 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminal
 
 MODEL = ["tests.models:tiny_cnn", "--input-shape", "1,3,16,16"]
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+ENV = {**os.environ, "PYTHONPATH": str(ROOT)}  # tests.models is named as a module, not a path
 COLOUR = re.compile(r"\x1b\[(?:\d+;)*(?:3[0-8]|9[0-7]|4[0-8])(?:;\d+)*m")
 
 
@@ -41,7 +42,7 @@ def _read_all(fd: int, process: subprocess.Popen) -> str:
 def run_cli(args: list[str], *, stdout_tty: bool = False, stderr_tty: bool = False,
             env: dict[str, str] | None = None) -> tuple[int, str, str]:
     """Run the CLI with standard output and/or standard error on a pseudo-terminal; returns (status, out, err)."""
-    environment = {**os.environ, "COLUMNS": "160", "TERM": "xterm"}
+    environment = {**os.environ, "COLUMNS": "160", "TERM": "xterm", "PYTHONPATH": str(ROOT)}
     environment.pop("NO_COLOR", None)
     environment.update(env or {})
     ptys = {}
@@ -99,9 +100,9 @@ def test_a_failing_module_is_named_in_the_table_and_the_exit_status_stays_3():
 
 
 def test_a_pipe_gets_json_byte_identical_to_format_json(tmp_path):
-    auto = subprocess.run([PYTHON, "-m", "inspector", "report", *MODEL], cwd=ROOT, capture_output=True)
+    auto = subprocess.run([PYTHON, "-m", "inspector", "report", *MODEL], cwd=ROOT, capture_output=True, env=ENV)
     forced = subprocess.run([PYTHON, "-m", "inspector", "report", *MODEL, "--format", "json"], cwd=ROOT,
-                            capture_output=True)
+                            capture_output=True, env=ENV)
     assert auto.returncode == forced.returncode == 0
     strip = re.compile(rb'"time_ms": [0-9.e-]+')  # wall times differ from run to run
     assert strip.sub(b"", auto.stdout) == strip.sub(b"", forced.stdout)
@@ -124,7 +125,8 @@ def test_progress_goes_to_a_terminals_stderr_only_and_never_to_stdout():
     status, out, err = run_cli(["sweep", *MODEL, "--quiet"], stderr_tty=True)
     assert status == 0 and ANSI.sub("", err).strip() == ""
 
-    piped = subprocess.run([PYTHON, "-m", "inspector", "sweep", *MODEL], cwd=ROOT, capture_output=True, text=True)
+    piped = subprocess.run([PYTHON, "-m", "inspector", "sweep", *MODEL], cwd=ROOT, capture_output=True, text=True,
+                           env=ENV)
     assert piped.returncode == 0 and piped.stderr == ""
 
 
@@ -138,6 +140,6 @@ def test_a_sweep_at_a_terminal_is_a_table():
 
 def test_format_table_with_json_on_stdout_is_a_usage_error():
     result = subprocess.run([PYTHON, "-m", "inspector", "report", *MODEL, "--format", "table", "--json", "-"],
-                            cwd=ROOT, capture_output=True, text=True)
+                            cwd=ROOT, capture_output=True, text=True, env=ENV)
     assert result.returncode == 2 and result.stdout == ""
     assert "give --json a file path" in result.stderr

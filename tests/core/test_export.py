@@ -60,8 +60,9 @@ def test_snippet_run_on_its_own_reproduces_the_512_features(exported, tmp_path):
 def test_snippet_reads_as_the_edit_made(exported):
     session, _, folder, _ = exported
     text = (folder / SNIPPET_FILE).read_text()
-    assert "model = torchvision.models.get_model('resnet18', weights=None)" in text
-    assert "model.fc = nn.Identity()" in text
+    assert "ARCH = 'resnet18'" in text and "WEIGHTS = None" in text and "REPLACED = ['fc']" in text
+    assert "model = torchvision.models.get_model(ARCH, weights=WEIGHTS)" in text
+    assert "model.set_submodule(_path, nn.Identity())" in text
     assert "import inspector" not in text and "from inspector" not in text
     assert text == rebuild_snippet(session)
 
@@ -122,8 +123,8 @@ def test_torchscript_and_torch_export_are_checked_against_eager(tmp_path):
         assert torch.allclose(program.module()(*args), eager, rtol=1e-5, atol=1e-6)
     # The callable source is rebuilt by importing it, with the edit at its index path.
     text = (tmp_path / SNIPPET_FILE).read_text()
-    assert "from tests.models import TinyCNN" in text
-    assert "model.set_submodule('features.3', nn.Identity())" in text
+    assert "FACTORY_MODULE = 'tests.models'" in text and "FACTORY = 'TinyCNN'" in text
+    assert "REPLACED = ['features.3']" in text
     done = run_subprocess([str(tmp_path / SNIPPET_FILE)], cwd=ROOT)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == [[2, 4]]

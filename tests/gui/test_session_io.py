@@ -17,10 +17,12 @@ def test_save_then_open(tmp_path, prompts, open_window, qtbot):
     assert error is None and path == str(tmp_path / "mine.inspector.json")
     assert prompts.titles("save") == ["Save Session"]
     window = open_window(None)
+    prompts.trust_answer = True  # the model is a Python callable: code named by a file asks first
     with qtbot.waitSignal(window.controller.sig_session_file_opened, timeout=60_000) as opened:
         assert window.open_session_file(path)  # on a worker: the window stays responsive
     assert opened.args == [path, []]
     assert window.session.replaced == ["act"] and not window.busy
+    assert prompts.titles("trust") == [path]
 
 
 def test_cancelled_save_and_unwritable_folder(tmp_path, prompts):
@@ -64,3 +66,77 @@ def test_names():
     assert with_suffix("a/b.json") == "a/b.inspector.json"
     assert with_suffix("a/b.inspector.json") == "a/b.inspector.json"
     assert suggested_name(Session.open("tests.models:tiny_mlp")).startswith("tiny_mlp")
+
+
+# --------------------------------------------------------------------------- code named by a file asks first
+
+
+def _factory(folder, marker):
+    """A Python file that makes the folder ``marker`` when imported."""
+    path = folder / "factory.py"
+    path.write_text(
+        "import pathlib\nimport torch\n"
+        f"pathlib.Path({str(marker)!r}).mkdir(exist_ok=True)\n"
+        "def make():\n    return torch.nn.Linear(4, 2)\n"
+    )
+    return path
+
+
+def _callable_session(tmp_path, spec):
+    import json
+
+    from inspector.core.session_file import SCHEMA
+
+    path = tmp_path / "s.inspector.json"
+    path.write_text(json.dumps({"schema": SCHEMA, "model": {"source": spec, "kind": "callable"}}))
+    return path
+
+
+def test_a_session_whose_model_is_code_asks_with_the_trust_dialog(tmp_path, prompts, open_window, qtbot):
+    marker = tmp_path / "ran"
+    spec = f"{_factory(tmp_path, marker)}:make"
+    path = _callable_session(tmp_path, spec)
+    window = open_window(None)
+    prompts.trust_answer = False
+    assert not window.open_session_file(str(path), wait=True)
+    assert not marker.exists() and window.session is None and not window.busy
+    # The same dialog as for a pickled model file, naming the code that would run.
+    kind, asked_path, message, wanted = prompts.asked[-1]
+    assert (kind, asked_path, wanted) == ("trust", str(path), spec)
+    assert spec in message
+    prompts.trust_answer = True
+    with qtbot.waitSignal(window.controller.sig_session_file_opened, timeout=60_000):
+        assert window.open_session_file(str(path))
+    assert marker.exists() and window.session is not None and prompts.titles("trust") == [str(path)] * 2
+
+
+def test_gui_session_with_trust_opens_without_asking(tmp_path, prompts, open_window):
+    marker = tmp_path / "ran"
+    path = _callable_session(tmp_path, f"{_factory(tmp_path, marker)}:make")
+    window = open_window(None)
+    assert window.open_session_file(str(path), trust=True, wait=True)
+    assert marker.exists() and prompts.titles("trust") == []
+
+
+def test_a_callable_from_the_recent_list_asks_before_it_runs(tmp_path, prompts, open_window, qtbot):
+    from PySide6.QtCore import QSettings
+
+    from inspector.gui import settings
+
+    marker = tmp_path / "ran"
+    spec = f"{_factory(tmp_path, marker)}:make"
+    saved = QSettings().value("recent/models", "[]")
+    try:
+        settings.remember_model(spec, None)
+        window = open_window(None)
+        action = next(a for a in window.recent_menu.actions() if a.text() == spec)
+        prompts.trust_answer = False
+        action.trigger()
+        qtbot.waitUntil(lambda: bool(prompts.titles("trust")) and not window.busy, timeout=60_000)
+        assert prompts.titles("trust") == [spec]
+        assert not marker.exists() and window.session is None
+        # Typed by the person (File > Open Model File), the same callable is their consent.
+        assert window.open_model(spec, wait=True)
+        assert marker.exists() and prompts.titles("trust") == [spec]
+    finally:
+        QSettings().setValue("recent/models", saved)

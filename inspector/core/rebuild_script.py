@@ -1,0 +1,198 @@
+"""``rebuild_model.py``: Python that rebuilds an edited model from its source, with no Model Inspector.
+
+The script is code that a person runs, so nothing from outside becomes code
+in it. File names, module paths, architecture and weights names, the input
+image: each goes into the script as a Python literal written by ``ascii()``
+(a quoted, escaped, pure-ASCII string that can only ever read back as the
+same string), in a block of constants at the top. The code below that block
+is fixed text that reads those constants: modules are replaced with
+``model.set_submodule(path, ...)`` over the list of paths, never by pasting
+a path into ``model.<path> = ...`` (where a quote, a newline or a fullwidth
+look-alike that Python folds into ASCII would turn a name into other code or
+another module).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any
+
+from inspector.core.session import Session
+
+STATE_FILE = "model_state_dict.pt"
+
+_FILLS = ("randn", "rand", "zeros", "ones")
+_FLOATING = ("float32", "float64", "float16", "bfloat16")
+_DTYPES = _FLOATING + ("int8", "int16", "int32", "int64", "uint8", "bool")
+
+
+def literal(value: Any) -> str:
+    """``value`` as a Python literal that evaluates to the same value, and only to it.
+
+    Strings are written with ``ascii()``: quotes, backslashes, newlines and
+    every non-ASCII character come out escaped, so the literal is one line
+    of ASCII whatever the string holds. Only plain data is accepted.
+    """
+    if value is None or isinstance(value, bool):
+        return repr(value)
+    if isinstance(value, int):
+        return repr(int(value))
+    if isinstance(value, str):
+        return ascii(str(value))
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(literal(item) for item in value) + "]"
+    raise TypeError(f"not plain data for a generated script: {type(value).__name__}")
+
+
+def _num_classes_from_notes(notes: list[str]) -> int | None:
+    for note in notes:
+        match = re.search(r"num_classes=(\d+)", note)
+        if match:
+            return int(match.group(1))
+    return None
+
+
+def _source_lines(session: Session) -> tuple[list[str], list[tuple[str, Any, str]], list[str]]:
+    """(import lines, data constants ``(NAME, value, what it is)``, lines that leave ``model`` built)."""
+    loaded = session.loaded
+    imports = ["import torch", "from torch import nn"]
+    data: list[tuple[str, Any, str]] = []
+    if loaded.kind in ("torchvision", "state_dict") and loaded.arch:
+        imports.append("import torchvision")
+        weights = loaded.weights if loaded.kind == "torchvision" else None
+        data += [("ARCH", loaded.arch, "the torchvision architecture"),
+                 ("WEIGHTS", weights, "its torchvision weights (None: random)")]
+        kwargs = ["weights=WEIGHTS"]
+        if loaded.task in ("detection", "segmentation"):
+            kwargs.append("weights_backbone=None")
+        num_classes = _num_classes_from_notes(loaded.notes) if loaded.kind == "state_dict" else None
+        if num_classes is not None:
+            kwargs.append(f"num_classes={int(num_classes)}")
+        return imports, data, [f"model = torchvision.models.get_model(ARCH, {', '.join(kwargs)})"]
+    if loaded.kind == "callable":
+        target, _, attr = loaded.source.rpartition(":")
+        data.append(("FACTORY", attr, "the function or class that builds the model"))
+        if target.endswith(".py"):
+            imports.append("import importlib.util")
+            data.insert(0, ("FACTORY_FILE", os.path.abspath(target), "the Python file that defines it"))
+            return imports, data, [
+                "_spec = importlib.util.spec_from_file_location('user_model', FACTORY_FILE)",
+                "_module = importlib.util.module_from_spec(_spec)",
+                "_spec.loader.exec_module(_module)",
+                "model = getattr(_module, FACTORY)()",
+            ]
+        imports.append("import importlib")
+        data.insert(0, ("FACTORY_MODULE", target, "the Python module that defines it"))
+        return imports, data, ["model = getattr(importlib.import_module(FACTORY_MODULE), FACTORY)()"]
+    data.append(("MODEL_FILE", os.path.abspath(loaded.source), "the model file"))
+    if loaded.kind == "torchscript":
+        return imports, data, ["model = torch.jit.load(MODEL_FILE, map_location='cpu')"]
+    if loaded.kind == "export":
+        return imports, data, ["model = torch.export.load(MODEL_FILE).module()"]
+    # A pickled module: the full unpickler runs code from the file.
+    return imports, data, [
+        "# weights_only=False runs code from the file: only for a file you trust.",
+        "model = torch.load(MODEL_FILE, map_location='cpu', weights_only=False)",
+    ]
+
+
+def _input_lines(session: Session) -> tuple[list[tuple[str, Any, str]], list[str]]:
+    """(data constants, lines that make ``args``), the way :func:`inspector.core.inputs.make_inputs` does."""
+    spec = session.input_spec
+    if spec is None:
+        return [], ["args = ()  # no sample input was set in the inspector: give your own"]
+    data: list[tuple[str, Any, str]] = [("INPUT_SHAPE", [int(s) for s in spec.shape], "the sample input's shape")]
+    lines = [f"generator = torch.Generator().manual_seed({int(spec.seed)})"]
+    fill = spec.fill
+    if fill.startswith("image:"):
+        data.append(("INPUT_IMAGE", fill[len("image:"):], "the image the inspector read; random values stand in for it"))
+        fill = "randn"
+    if fill not in _FILLS:
+        fill = "randn"
+    dtype = spec.dtype if spec.dtype in _DTYPES else "float32"
+    floating = dtype in _FLOATING
+    if fill in ("zeros", "ones"):
+        draw = f"torch.{fill}(INPUT_SHAPE)"
+    elif not floating:
+        draw = f"torch.randint(0, {2 if fill == 'rand' else 10}, INPUT_SHAPE, generator=generator)"
+    else:
+        # Drawn in float32 and then converted, as the inspector does, so the values agree.
+        draw = f"torch.{fill}(INPUT_SHAPE, generator=generator)"
+    if dtype != "float32" or (not floating and fill in ("zeros", "ones")):
+        draw += f".to(torch.{dtype})"
+    if spec.layout == "pair":
+        lines.append(f"args = tuple({draw} for _ in range(2))  # two images, as optical-flow models take")
+    elif spec.layout == "images":
+        lines.append(f"batch = {draw}")
+        batch = "batch" if len(spec.shape) == 4 else "batch.unsqueeze(0)"
+        lines.append(f"args = (list({batch}.unbind(0)),)  # a list of images, as detection models take")
+    else:
+        lines += [f"x = {draw}", "args = (x,)"]
+    return data, lines
+
+
+def rebuild_snippet(session: Session, state_file: str | None = STATE_FILE) -> str:
+    """Python source that rebuilds the session's edited model from its source.
+
+    Run on its own it loads ``state_file`` when the file sits beside it,
+    runs the sample input (same shape, dtype, fill and seed) and prints the
+    output shapes as JSON, e.g. ``[[1, 512]]``. Every string from the
+    session is a literal in the data block (see :func:`literal`).
+    """
+    imports, data, build = _source_lines(session)
+    input_data, input_lines = _input_lines(session)
+    data = [("SOURCE", session.source, "where the model came from"), *data,
+            ("REPLACED", list(session.replaced), "modules replaced with nn.Identity (`layer1.0` is model.layer1[0])"),
+            *input_data]
+    if state_file is not None:
+        data.append(("STATE_FILE", state_file, "the edited weights, loaded when they sit beside this script"))
+    lines = [
+        '"""Rebuild a model as edited in Model Inspector: the modules in REPLACED become nn.Identity.',
+        "",
+        "Run it to print the output shapes of the sample input; import it to get `model`.",
+        "The names in capitals are data written by Model Inspector (string literals, never code).",
+        '"""',
+        "",
+        "import json",
+        "import os",
+        "",
+        *imports,
+        "",
+    ]
+    for name, value, what in data:
+        lines += [f"# {what}", f"{name} = {literal(value)}"]
+    lines += [
+        "",
+        *build,
+        "for _path in REPLACED:",
+        "    model.set_submodule(_path, nn.Identity())",
+        "",
+        "",
+        "def output_shapes(value):",
+        '    """The shapes of every tensor in a model output, depth first."""',
+        "    if isinstance(value, torch.Tensor):",
+        "        return [list(value.shape)]",
+        "    if isinstance(value, dict):",
+        "        value = list(value.values())",
+        "    if isinstance(value, (list, tuple)):",
+        "        return [shape for item in value for shape in output_shapes(item)]",
+        "    return []",
+        "",
+        "",
+        'if __name__ == "__main__":',
+    ]
+    if state_file is not None:
+        lines += [
+            "    state_path = os.path.join(os.path.dirname(os.path.abspath(__file__)), STATE_FILE)",
+            "    if os.path.exists(state_path):",
+            "        model.load_state_dict(torch.load(state_path, map_location='cpu', weights_only=True))",
+        ]
+    lines.append("    model.train()" if session.mode == "train" else "    model.eval()")
+    lines += ["    " + line for line in input_lines]
+    lines += [
+        "    with torch.no_grad():",
+        "        output = model(*args)",
+        "    print(json.dumps(output_shapes(output)))",
+    ]
+    return "\n".join(lines) + "\n"
