@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from inspector.cli import INTERRUPT_GRACE_S, TIMEOUT_GRACE_S  # noqa: E402
+from inspector.supervisor import INTERRUPT_GRACE_S, TIMEOUT_GRACE_S  # noqa: E402
 from tests.helpers import PYTHON, run_main, strict_json  # noqa: E402
 
 MODELS = Path(__file__).resolve().parent / "stop_models.py"
