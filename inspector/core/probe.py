@@ -287,7 +287,11 @@ def run(
     the model's device. ``mode`` (``eval`` or ``train``) applies to the run
     only: each module's own flag is put back afterwards. A forward that raises
     gives a :class:`ProbeRun` with ``error`` set and the records made before
-    it; a cancelled run has ``cancelled`` set. ``call(model, args)`` replaces
+    it; a cancelled run has ``cancelled`` set, also when the model caught
+    the stop (``except Exception``) and returned. ``SystemExit`` and
+    ``KeyboardInterrupt`` raised by the model's code are failures like any
+    other; only the user's own Ctrl-C propagates (see
+    :func:`inspector.core.watch.from_user`). ``call(model, args)`` replaces
     the plain ``model(*args)`` (the meta-device run calls through
     ``torch.func.functional_call``).
     """
