@@ -145,6 +145,7 @@ class ModuleWatch:
             if not self._stack or module is self._root:
                 # A new forward (entries left by one that raised are stale now).
                 self._stack.clear()
+                self._unknown.clear()
                 self._rename(module)
             key = id(module)
             name = self._names.get(key)
@@ -177,7 +178,6 @@ class ModuleWatch:
         if root is None:
             return
         self._root = root
-        self._unknown.clear()
         try:
             self._names = {id(m): n for n, m in root.named_modules()}
         except RecursionError:  # a model nested past Python's recursion limit: its modules go by type

@@ -108,10 +108,14 @@ def test_timeout_stops_a_loop_of_modules_at_the_next_module_and_keeps_the_record
 
 
 def test_a_run_within_its_timeout_is_an_ordinary_report(capsys):
+    from tests.helpers import _global_hook_counts
+
+    hooks = _global_hook_counts()
     code, out, err = run_main(["report", "tests.models:tiny_mlp", "--timeout", "600"], capsys)
     assert code == 0, err
     report = json.loads(out)
     assert report["ok"] is True and report["timed_out"] is False
+    assert _global_hook_counts() == hooks  # the watch of the running module took its hooks away
 
 
 @pytest.mark.parametrize("value", ["0", "-1", "nan", "inf"])
@@ -119,6 +123,37 @@ def test_a_timeout_that_is_not_a_positive_number_is_a_usage_error(value, capsys)
     code, out, err = run_main(["report", "tests.models:tiny_mlp", "--timeout", value], capsys)
     assert code == 2 and out == ""
     assert "--timeout" in err and len(err.strip().splitlines()) == 1
+
+
+def test_the_watch_names_the_module_running_on_its_thread_only():
+    import threading
+
+    import torch
+    from torch import nn
+
+    from inspector.core.watch import ModuleWatch
+
+    seen: dict[str, Any] = {}
+    watch = ModuleWatch()
+
+    class Probe(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            seen.setdefault("inside", watch.current)
+            return x
+
+    model = nn.Sequential(nn.Linear(2, 2), nn.Sequential(nn.ReLU(), Probe()))
+    other = nn.Sequential(Probe())
+    with watch:
+        model(torch.zeros(1, 2))
+        assert seen.pop("inside") == ("1.1", "Probe")
+        model[1][0] = Probe()  # put in after the first forward, as a sweep's Identity is
+        model(torch.zeros(1, 2))
+        assert seen.pop("inside") == ("1.0", "Probe")
+        thread = threading.Thread(target=lambda: other(torch.zeros(1)))
+        thread.start()
+        thread.join()
+        assert seen.pop("inside") is None  # the other thread's calls were not watched
+    assert not watch.installed
 
 
 # ----------------------------------------------------------------------------- Ctrl-C
