@@ -3,6 +3,9 @@
 Usage errors print one line on standard error and exit 2, with no traceback
 and nothing written to ``--json PATH``. A model whose forward raises still
 gets its report, with exit status 3.
+
+``report`` and ``sweep`` run their work on a thread of their own while the
+main thread keeps ``--timeout`` and answers Ctrl-C (:mod:`inspector.supervisor`).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import Any, NoReturn, Sequence
 EXIT_OK = 0
 EXIT_USAGE = 2
 EXIT_FORWARD_FAILED = 3
+EXIT_INTERRUPTED = 130
 PROG = "model-inspector"
 
 
@@ -82,6 +86,10 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--under", metavar="PATH", help="only modules inside the submodule PATH")
     sweep.add_argument("--leaves", action="store_true", help="only modules without children")
     sweep.add_argument("--json", metavar="PATH", help="where the JSON result goes (- is standard output)")
+    for command in (report, sweep):
+        command.add_argument("--timeout", type=float, metavar="SECONDS",
+                             help="stop after SECONDS: exit 3, the JSON written with timed_out true and the "
+                                  "module that was running")
 
     models = commands.add_parser("list-models", help="list torchvision models, TASK<TAB>NAME")
     models.add_argument(
@@ -119,6 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "list-models":
             return _list_models(args.task)
         from inspector.core.output import StdoutToStderr
+        from inspector.supervisor import supervised
 
         # Decided before standard output is diverted: a table for a terminal, JSON otherwise.
         args.as_table = _wants_table(args)
@@ -126,15 +135,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Whatever the model prints while it loads and runs goes to standard error:
         # standard output carries only the JSON (written with the guard paused).
         with StdoutToStderr() as args.stdout_guard:
-            if args.command == "sweep":
-                return _sweep(args)
-            return _report(args)
+            return supervised(_sweep if args.command == "sweep" else _report, args)
     except UsageError as error:
         print(f"{PROG}: error: {one_line(str(error))}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         # The reader (e.g. `| head`) stopped early: not an error of ours.
         sys.stderr.close()
@@ -206,18 +213,21 @@ def _report(args: argparse.Namespace) -> int:
     shown = _shows_progress(args)
     started = time.perf_counter()
     try:
-        protected = _input_files(args)
+        protected = args.protected = _input_files(args)
         _check_outputs(args, protected)
         with terminal.status(shown, f"Opening {args.model}…"):
             session = _open_session(args, args.identity, meta=args.meta)
+        _stop(args).session = session
         baseline = None
         if args.compare:
             # The same input and seed through the unedited model; the edits
             # are put back exactly afterwards.
             with session.editor.suspended(), terminal.progress(shown, "Baseline") as on_progress:
-                baseline = session.run(meta=args.meta, keep_output=True, on_progress=on_progress)
+                baseline = session.run(meta=args.meta, keep_output=True, on_progress=on_progress,
+                                       should_stop=_stop(args).should_stop)
         with terminal.progress(shown, "Running") as on_progress:
-            run = session.run(meta=args.meta, keep_output=args.compare, on_progress=on_progress)
+            run = session.run(meta=args.meta, keep_output=args.compare, on_progress=on_progress,
+                              should_stop=_stop(args).should_stop)
         if args.meta:
             run.device = "meta"
         report = build_report(session, run)
@@ -225,6 +235,7 @@ def _report(args: argparse.Namespace) -> int:
             from inspector.core.compare import add_baseline
 
             add_baseline(report, baseline, run)
+        _stop(args).settle(report, run.cancelled, run)
         text = dumps(report)
     except InspectorError as error:
         raise UsageError(str(error)) from None
@@ -334,13 +345,15 @@ def _sweep(args: argparse.Namespace) -> int:
     as_table = args.as_table
     shown = _shows_progress(args)
     try:
-        protected = _input_files(args)
+        protected = args.protected = _input_files(args)
         _check_outputs(args, protected)
         with terminal.status(shown, f"Opening {args.model}…"):
             session = _open_session(args)
+        _stop(args).session = session
         with terminal.progress(shown, "Sweep") as on_progress:
             result = sweep(session, only_types=args.only or None, under=args.under, leaves=args.leaves,
-                           on_progress=on_progress)
+                           on_progress=on_progress, should_stop=_stop(args).should_stop,
+                           on_entry=_stop(args).entries.append)
     except BaselineFailed as error:
         print(f"{PROG}: {error}", file=sys.stderr)
         return EXIT_FORWARD_FAILED
@@ -349,12 +362,20 @@ def _sweep(args: argparse.Namespace) -> int:
     except MemoryError:
         raise UsageError("out of memory while building the model or its input; try a smaller --input-shape") from None
     document = result.as_dict()
+    _stop(args).settle(document, result.cancelled)
     if args.json is not None or not as_table:
         _write_json(dumps(document), args, protected)
     if as_table:
         with _own_stdout(args):
             terminal.print_sweep(document)
     return EXIT_OK
+
+
+def _stop(args: argparse.Namespace) -> Any:
+    """The :class:`inspector.supervisor.Supervisor` of this command: its stop, its deadline, its JSON."""
+    from inspector.supervisor import supervisor_of
+
+    return supervisor_of(args)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from inspector.core import stats as stats_mod
 from inspector.core.devices import synchronize
 from inspector.core.stats import Histogram, LayerStats, PendingStats
 from inspector.core.tree import type_name
+from inspector.core.watch import from_user
 
 ProgressCallback = Callable[[int, int], None]
 """Called with (modules done, modules in total) as the run goes."""
@@ -177,6 +178,8 @@ class _Recorder:
         self.calls = 0
         self.done: set[str] = set()
         self.last_progress = 0.0
+        self.stopped = False
+        """A stop was asked for and raised in the forward."""
         # id(tensor) -> (weak reference, version, pending stats): a container's
         # output is often its last child's tensor, and Identity hands its input
         # on, so the same unchanged tensor is measured once.
@@ -184,7 +187,10 @@ class _Recorder:
 
     def pre(self, module: nn.Module, args: tuple[Any, ...]) -> None:
         entered = time.perf_counter()
-        if self.should_stop is not None and self.should_stop():
+        if self.stopped or (self.should_stop is not None and self.should_stop()):
+            # Remembered: a model that catches Exception swallows this one,
+            # and the run must still end as cancelled, not as complete.
+            self.stopped = True
             raise Cancelled()
         name = self.names[id(module)]
         call = CallRecord(index=self.calls, input_shapes=shapes_of(args), output_shapes=[])
@@ -251,6 +257,11 @@ def _input_args(inputs: Any) -> tuple[Any, ...]:
 
 
 def _first_line(error: BaseException) -> str:
+    if isinstance(error, SystemExit):
+        # str(SystemExit(2)) is "2": say what it was.
+        return f"the model's code called sys.exit({error.code!r})"
+    if isinstance(error, KeyboardInterrupt) and not str(error).strip():
+        return "the model's code raised KeyboardInterrupt"
     lines = str(error).strip().splitlines()
     return lines[0] if lines else type(error).__name__
 
@@ -276,7 +287,11 @@ def run(
     the model's device. ``mode`` (``eval`` or ``train``) applies to the run
     only: each module's own flag is put back afterwards. A forward that raises
     gives a :class:`ProbeRun` with ``error`` set and the records made before
-    it; a cancelled run has ``cancelled`` set. ``call(model, args)`` replaces
+    it; a cancelled run has ``cancelled`` set, also when the model caught
+    the stop (``except Exception``) and returned. ``SystemExit`` and
+    ``KeyboardInterrupt`` raised by the model's code are failures like any
+    other; only the user's own Ctrl-C propagates (see
+    :func:`inspector.core.watch.from_user`). ``call(model, args)`` replaces
     the plain ``model(*args)`` (the meta-device run calls through
     ``torch.func.functional_call``).
     """
@@ -306,17 +321,24 @@ def run(
                 handles.append(module.register_forward_hook(recorder.post))
         with torch.no_grad():
             output = call(model, args) if call is not None else model(*args)
+        # A model that catches the stop (``except Exception``) returns as if
+        # nothing happened; asked once more after the forward, it is a cancel.
+        cancelled = recorder.stopped or (should_stop is not None and should_stop())
     except Cancelled:
         cancelled = True
-    except Exception as exc:  # noqa: BLE001 - the user's model can raise anything; it becomes a record
-        error = _error_from(exc, recorder, model)
+    except BaseException as exc:  # noqa: BLE001 - the user's model can raise anything, sys.exit too; it becomes a record
+        if from_user(exc):
+            raise  # the user's own Ctrl-C ends the work
+        if recorder.stopped:
+            cancelled = True  # the model turned the stop into another exception
+        else:
+            error = _error_from(exc, recorder, model)
     finally:
         for handle in handles:
             handle.remove()
         for module, flag in flags:
             module.training = flag
-        for buffer, saved in saved_buffers:
-            buffer.copy_(saved)
+        _restore_buffers(saved_buffers)
     if not meta:
         synchronize(device)
     total_ms = (time.perf_counter() - started - recorder.overhead) * 1000.0
@@ -345,9 +367,38 @@ def _device_of(args: Sequence[Any], model: nn.Module) -> torch.device:
     return param.device if param is not None else torch.device("cpu")
 
 
-def _snapshot_buffers(model: nn.Module) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """Copies of every buffer, so a train-mode run leaves BatchNorm statistics as they were."""
-    return [(b, b.detach().clone()) for b in model.buffers() if not b.is_meta]
+BufferSnapshot = list[tuple[nn.Module, str, torch.Tensor, torch.Tensor]]
+"""(module, buffer name, the buffer object, a copy of its values)."""
+
+
+def _snapshot_buffers(model: nn.Module) -> BufferSnapshot:
+    """Every module's buffers and copies of their values, so a train-mode run leaves them as they were.
+
+    Kept by module and name, not only by object: a model that re-binds a
+    buffer in its forward (``self.ema = new``, the EMA pattern) leaves its
+    module holding another tensor, which updating the old object in place
+    would not undo.
+    """
+    saved: BufferSnapshot = []
+    copies: dict[int, torch.Tensor] = {}
+    for module in model.modules():
+        for name, buffer in module._buffers.items():
+            if buffer is None or buffer.is_meta:
+                continue
+            # A buffer shared by several modules is copied once.
+            copy = copies.get(id(buffer))
+            if copy is None:
+                copy = copies[id(buffer)] = buffer.detach().clone()
+            saved.append((module, name, buffer, copy))
+    return saved
+
+
+def _restore_buffers(saved: BufferSnapshot) -> None:
+    """Put each module's own buffer object back under its name, with its values as they were."""
+    for module, name, buffer, copy in saved:
+        if module._buffers.get(name) is not buffer:
+            module._buffers[name] = buffer
+        buffer.copy_(copy)
 
 
 def _error_from(exc: BaseException, recorder: _Recorder, model: nn.Module) -> ProbeError:

@@ -102,15 +102,93 @@ def _sample(flat: torch.Tensor) -> torch.Tensor:
     return flat.detach()[:: _sample_step(flat.numel())].clone()
 
 
+def distinct(tensor: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """The distinct elements of a broadcast tensor, and how many times each one appears in it.
+
+    ``torch.zeros(1).expand(2**28)`` is one float in memory and 2**28 as a
+    tensor: every dimension of stride 0 is cut to its first slice, and each
+    element left stands for the product of those dimensions' sizes. Equal
+    weights leave mean, std, min, max and every fraction unchanged, so the
+    statistics of the view, with the counts multiplied, are those of the
+    whole tensor, without copying it out in full. A tensor with no
+    broadcast dimension comes back as it is, with weight 1.
+    """
+    if tensor.layout != torch.strided or tensor.is_nested:
+        return tensor, 1
+    view, weight = tensor, 1
+    for dim, (size, stride) in enumerate(zip(tensor.shape, tensor.stride())):
+        if stride == 0 and size > 1:
+            view = view.narrow(dim, 0, 1)
+            weight *= size
+    return view, weight
+
+
 def measure(tensors: list[torch.Tensor], *, histogram: bool = True) -> PendingStats | None:
     """Start the statistics of one call's output tensors, without waiting for the device.
 
     Returns None when there is no tensor. Floating-point tensors give every
     statistic; integer and bool outputs give the element count and the
-    zero count only.
+    zero count only. A broadcast tensor (``expand``) is measured on its
+    distinct elements (see :func:`distinct`); its histogram then comes from
+    them and says it is ``sampled``.
     """
     if not tensors:
         return None
+    parts = [distinct(t) for t in tensors]
+    if any(weight > 1 for _, weight in parts):
+        return _measure_weighted(parts, histogram)
+    return _measure_plain(tensors, histogram)
+
+
+_COUNTS = [_NUMEL, _ZEROS, _NAN, _INF, _FINITE]
+
+
+def _measure_weighted(parts: list[tuple[torch.Tensor, int]], histogram: bool) -> PendingStats:
+    """Statistics of tensors given as (distinct elements, weight): each measured alone, then pooled."""
+    floats = [(t, w) for t, w in parts if t.is_floating_point() or t.is_complex()]
+    chosen = floats or parts
+    measured = []
+    for view, weight in chosen:
+        pending = _measure_plain([view], histogram)
+        assert pending is not None
+        vector = pending.vector.clone()
+        vector[_COUNTS] *= weight
+        measured.append(PendingStats(vector, pending.sample, pending.floating))
+    if len(measured) == 1:
+        return measured[0]
+    device = measured[0].vector.device
+    vectors = torch.stack([p.vector.to(device) for p in measured])
+    samples = [p.sample.reshape(-1).to(device) for p in measured if p.sample is not None]
+    sample = torch.cat(samples) if samples else None
+    return PendingStats(_pooled(vectors), sample, floating=measured[0].floating)
+
+
+def _pooled(vectors: torch.Tensor) -> torch.Tensor:
+    """One statistics vector from several (one row each), as if their values had been joined."""
+    finite = vectors[:, _FINITE]
+    total = finite.sum()
+    has = finite > 0
+    safe = total.clamp(min=1)
+    zero = torch.zeros((), dtype=torch.float64, device=vectors.device)
+    means = torch.where(has, vectors[:, _MEAN], zero)
+    mean = (finite * means).sum() / safe
+    spread = torch.where(has, vectors[:, _STD].square() + (means - mean).square(), zero)
+    std = ((finite * spread).sum() / safe).sqrt()
+    inf = torch.full((), math.inf, dtype=torch.float64, device=vectors.device)
+    low = torch.where(has, vectors[:, _MIN], inf).min()
+    high = torch.where(has, vectors[:, _MAX], -inf).max()
+    nan = torch.full((), math.nan, dtype=torch.float64, device=vectors.device)
+    none = total == 0
+    pooled = vectors.sum(dim=0)
+    pooled[_MEAN] = torch.where(none, nan, mean)
+    pooled[_STD] = torch.where(none, nan, std)
+    pooled[_MIN] = torch.where(none, nan, low)
+    pooled[_MAX] = torch.where(none, nan, high)
+    return pooled
+
+
+def _measure_plain(tensors: list[torch.Tensor], histogram: bool) -> PendingStats | None:
+    """:func:`measure` of tensors without broadcast dimensions."""
     floats = _floating(tensors)
     if not floats:
         flat = _flat([t.detach() for t in tensors])

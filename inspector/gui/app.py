@@ -73,5 +73,26 @@ def main(model: str | None = "resnet18", arch: str | None = None, trust: bool = 
     elif model:
         # After the first paint: the worker imports torch and builds the model behind a visible window.
         QTimer.singleShot(0, lambda: window.open_model(model, arch=arch, trust=trust))
-    return app.exec()
+    return finish(app.exec())
+
+
+def finish(status: int) -> int:
+    """The exit status, once the window is gone; the process ends here if a stuck worker still runs.
+
+    An abandoned worker (a forward that never returned) cannot be stopped,
+    and letting Python finalise with its thread inside torch aborts the
+    process; so, with Qt's own cleanup done, the process exits at once.
+    """
+    import os
+
+    from inspector.gui.run_worker import abandoned_running
+
+    if abandoned_running():
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(status)
+    return status
 

@@ -6,6 +6,15 @@ At most one worker uses the model at a time (``busy``); while it does, edits
 and other model work are refused, so the GUI thread never touches the model
 under a running forward. The controller reports through signals and knows
 nothing about widgets; the window turns its signals into views.
+
+A run stuck in the model's own code (a forward that never returns) is
+noticed by a timer on this thread reading the worker's module watch: after
+:attr:`SessionController.stuck_after_s` without a module starting or
+returning, ``sig_task_stuck`` names the module. The window may then
+:meth:`~SessionController.abandon_task`: the worker is given up, the model it
+holds is dropped (it may be half-way through the forward, hooks in place)
+and opened again from its source. Closing never blocks on a stuck worker:
+it waits :attr:`~SessionController.close_wait_ms`, then abandons it.
 """
 
 from __future__ import annotations
@@ -14,11 +23,11 @@ import traceback
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QUndoStack
 
 from inspector.gui import commands
-from inspector.gui.run_worker import Job, Worker, load_job, probe_job, session_file_job
+from inspector.gui.run_worker import Job, Worker, abandon, load_job, probe_job, session_file_job
 from inspector.gui.tree_model import format_shapes
 
 if TYPE_CHECKING:
@@ -31,6 +40,11 @@ if TYPE_CHECKING:
 
 WARM_IMPORTS = ("inspector.gui.panels.plots",)
 """Imported by the first background load, off the GUI thread (pyqtgraph is slow to import)."""
+STUCK_AFTER_S = 10.0
+"""A task counts as stuck once no module has started or returned for this long."""
+CLOSE_WAIT_MS = 3000
+"""Closing waits this long for workers to stop; those still running are then abandoned."""
+WATCH_INTERVAL_MS = 250
 
 
 class SessionController(QObject):
@@ -54,6 +68,10 @@ class SessionController(QObject):
     """An edit was made whose consequence the user should see: title, message (Undo stays one click away)."""
     sig_problem = Signal(str, str, str, str)
     """Something to show a person: title, message, level (error/warning/info), traceback ("" when expected)."""
+    sig_task_stuck = Signal(str, str, float)
+    """The task has been in one module for a while: (qualified name, type name, seconds since anything moved)."""
+    sig_task_abandoned = Signal(str, str)
+    """A stuck task was given up: (what it was doing, the module it was stuck in, "" when none)."""
 
     def __init__(self, prompts: Any, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -69,6 +87,15 @@ class SessionController(QObject):
         self._skip_discard = False
         self._lenders: set[str] = set()
         """Other parts of the window using the model now (a sweep, a comparison)."""
+        self.stuck_after_s = STUCK_AFTER_S
+        """Seconds without a module starting or returning before ``sig_task_stuck``."""
+        self.close_wait_ms = CLOSE_WAIT_MS
+        """How long closing waits for each worker before abandoning it."""
+        self._stuck_reported: float | None = None
+        """The watch's activity time when the stuck task was last reported (once per stall)."""
+        self._watch_timer = QTimer(self)
+        self._watch_timer.setInterval(WATCH_INTERVAL_MS)
+        self._watch_timer.timeout.connect(self._on_watch_timer_timeout)
 
     # ----------------------------------------------------------------- state
 
@@ -125,7 +152,9 @@ class SessionController(QObject):
         if wait:
             try:
                 session, tree = job(lambda done, total: None, lambda: False)
-            except Exception as error:  # noqa: BLE001 - every failure becomes a message
+            except BaseException as error:  # noqa: BLE001 - every failure becomes a message, a factory's sys.exit too
+                if _from_user(error):
+                    raise
                 return self._on_load_failed(spec, arch, error, traceback.format_exc(), wait=True)
             self.set_session(session, tree)
             return True
@@ -151,7 +180,9 @@ class SessionController(QObject):
         if wait:
             try:
                 result = job(lambda done, total: None, lambda: False)
-            except Exception as error:  # noqa: BLE001 - every failure becomes a message
+            except BaseException as error:  # noqa: BLE001 - every failure becomes a message, a factory's sys.exit too
+                if _from_user(error):
+                    raise
                 return self._on_session_file_failed(path, error, traceback.format_exc(), wait=True)
             self._on_session_file_loaded(path, result)
             return True
@@ -408,13 +439,72 @@ class SessionController(QObject):
         if on_progress is not None:
             worker.sig_progressed.connect(on_progress)
         worker.start()
+        self._stuck_reported = None
+        self._watch_timer.start()
         self.sig_busy_changed.emit(True)
         return worker
 
     def _end(self) -> None:
         if self._task is not None:
             self._task, self._task_kind = None, ""
+            self._watch_timer.stop()
             self.sig_busy_changed.emit(self.busy)
+
+    def stuck_in(self) -> tuple[str, str, float] | None:
+        """Where the task is stuck: (module, type, seconds idle), once idle for ``stuck_after_s``; else None."""
+        worker = self._task
+        watch = worker.watch if worker is not None else None
+        if watch is None:
+            return None
+        where = watch.current
+        idle = watch.idle_for()
+        if where is None or idle < self.stuck_after_s:
+            return None
+        return where[0], where[1], idle
+
+    def _on_watch_timer_timeout(self) -> None:
+        stuck = self.stuck_in()
+        worker = self._task
+        if stuck is None or worker is None or worker.watch is None:
+            return
+        if self._stuck_reported == worker.watch.activity:
+            return  # this stall was reported already
+        self._stuck_reported = worker.watch.activity
+        self.sig_task_stuck.emit(*stuck)
+
+    def abandon_task(self) -> bool:
+        """Give up the task that uses the model (a stuck run or summary); the model is opened again.
+
+        The worker's thread cannot be stopped; it is left running detached
+        and its results are never used. The model it holds may be half-way
+        through a forward, its hooks still in place, so it is dropped with
+        its edits, and the same source is opened again (the user already
+        chose to open it: a pickled file or a factory is not asked about
+        again). False when there is no task.
+        """
+        worker = self._task
+        if worker is None or self._closing:
+            return False
+        description, kind = worker.description, self._task_kind
+        where = worker.watch.current if worker.watch is not None else None
+        self._workers.discard(worker)
+        abandon(worker)
+        self._task, self._task_kind = None, ""
+        self._watch_timer.stop()
+        self.sig_task_abandoned.emit(description, where[0] if where is not None else "")
+        session = self.session
+        if kind in ("run", "summary") and session is not None:
+            loaded = session.loaded
+            self.session = None
+            self.undo_stack.clear()
+            self._skip_discard = True
+            try:
+                self.open_model(loaded.source, arch=loaded.arch if loaded.kind == "state_dict" else None,
+                                trust=loaded.kind in ("pickle", "export", "callable"))
+            finally:
+                self._skip_discard = False
+        self.sig_busy_changed.emit(self.busy)
+        return True
 
     def _on_worker_thread_finished(self) -> None:
         worker = self.sender()
@@ -423,16 +513,20 @@ class SessionController(QObject):
             worker.deleteLater()
 
     def shut_down(self) -> None:
-        """Cancel every worker and wait until its thread has ended; later results are dropped.
+        """Cancel every worker and wait for its thread, at most ``close_wait_ms``; later results are dropped.
 
-        A run stops at its next module; a load or summary cannot be
-        interrupted, so closing waits for it.
+        A run stops at its next module. A load, a summary, or a forward
+        stuck in the model's own code may not stop: such a worker is
+        abandoned (see :func:`inspector.gui.run_worker.abandon`), so closing
+        never blocks.
         """
         self._closing = True
+        self._watch_timer.stop()
         for worker in list(self._workers):
             worker.cancel()
         for worker in list(self._workers):
-            worker.wait()
+            if not worker.wait(max(0, self.close_wait_ms)):
+                abandon(worker)
         self._workers.clear()
         self._task, self._task_kind = None, ""
 
@@ -440,10 +534,20 @@ class SessionController(QObject):
         self.sig_problem.emit(title, message, level, trace)
 
 
+def _from_user(error: BaseException) -> bool:
+    """The user's own Ctrl-C (it ends the app), as opposed to a KeyboardInterrupt the model raised."""
+    from inspector.core.watch import from_user
+
+    return from_user(error)
+
+
 def _message(error: BaseException) -> str:
     """An exception as one line a person can read."""
     from inspector.core.errors import InspectorError
 
+    if isinstance(error, SystemExit):
+        # str(SystemExit(2)) is "2", which says nothing.
+        return f"SystemExit: the model's code called sys.exit({error.code!r})"
     text = str(error).strip()
     first = text.splitlines()[0] if text else ""
     if isinstance(error, InspectorError):

@@ -194,10 +194,11 @@ class MainWindow(QMainWindow):
         self.controller.sig_summary_finished.connect(self._on_controller_summary_finished)
         self.controller.sig_problem.connect(self._on_controller_problem)
         self.controller.sig_edit_noted.connect(self._on_controller_edit_noted)
+        self.controller.sig_task_stuck.connect(self._on_controller_task_stuck)
+        self.controller.sig_task_abandoned.connect(self._on_controller_task_abandoned)
         self.undo_stack.indexChanged.connect(self._on_undo_stack_index_changed)
         self.undo_stack.cleanChanged.connect(self._on_undo_stack_clean_changed)
         self.banner.sig_module_requested.connect(self.select_module)
-        self.banner.sig_undo_requested.connect(self.controller.undo)
         self.input_panel.sig_changed.connect(self.summary_panel.mark_stale)
         self.tabs.currentChanged.connect(self._on_tabs_current_changed)
         self._selection_timer.timeout.connect(self._on_selection_timer_timeout)
@@ -531,11 +532,33 @@ class MainWindow(QMainWindow):
         self.update_actions()
 
     def _on_controller_edit_noted(self, title: str, message: str) -> None:
-        self.banner.show_message(title, message, level="info", about_edit=True)
+        self.banner.show_message(title, message, level="info", action=("Undo", self.controller.undo), about_edit=True)
         self.log_panel.append(message)
 
     def _on_controller_problem(self, title: str, message: str, level: str, trace: str) -> None:
         self._report(title, message, level=level, trace=trace or None)
+
+    def abandon_task(self) -> bool:
+        """Give up a stuck run: the model is closed and opened again from its source, without its edits."""
+        return self.controller.abandon_task()
+
+    def _on_controller_task_stuck(self, module: str, type_name: str, seconds: float) -> None:
+        where = module or "the model's own forward"
+        self.banner.show_message(
+            f"The run is stuck in {where} ({type_name})",
+            f"No module has started or returned for {seconds:.0f} s. Cancel stops the run when the model enters "
+            "its next module; a forward that never does can only be abandoned: the model is then closed and "
+            "opened again from its source, without its edits.",
+            level="warning", module=module, action=("Abandon run", self.abandon_task))
+        self.log_panel.append(f"The run has been in {where} ({type_name}) for {seconds:.0f} s", "warning")
+        self._show_status(f"Stuck in {where} for {seconds:.0f} s")
+
+    def _on_controller_task_abandoned(self, description: str, module: str) -> None:
+        where = f" in {module}" if module else ""
+        self._report(f"Abandoned: {description}",
+                     f"It was stuck{where}. Its thread runs on in the background until the app quits; the model "
+                     "is opened again from its source, without its edits.", level="warning")
+        self.input_panel.finish_progress("abandoned")
 
     # ================================================================= summary, plots, files
 
@@ -707,7 +730,7 @@ class MainWindow(QMainWindow):
     # ================================================================= Qt events
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        """Ask before losing edits; then stop the workers and wait for their threads."""
+        """Ask before losing edits; then stop the workers and wait for their threads (a stuck one, a bounded time)."""
         if not self.controller.may_discard_edits():
             event.ignore()
             return

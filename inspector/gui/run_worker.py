@@ -7,12 +7,19 @@ core asks it between modules, so a cancelled run really stops rather than
 running on with its result thrown away.
 
 The window owns its workers, cancels them and waits for them before it
-closes: a thread must never outlive the objects it reports to.
+closes: a thread must never outlive the objects it reports to. A job stuck
+in a model's own code (a forward that never returns, never entering another
+module where the stop is asked) cannot be stopped: after a bounded wait it
+is *abandoned* (:func:`abandon`): its signals are blocked, it belongs to
+no window any more, and the app ends the process without waiting for it.
+Each worker watches which module its job is in (:attr:`Worker.watch`), so
+the window can say where a run is stuck.
 """
 
 from __future__ import annotations
 
 import importlib
+import sys
 import threading
 import time
 import traceback
@@ -52,6 +59,8 @@ class Worker(QThread):
         self._job = job
         self._stop = threading.Event()
         self._last_progress = 0.0
+        self.watch: Any = None
+        """The :class:`inspector.core.watch.ModuleWatch` of the job's thread while it runs (None before)."""
         self.setObjectName(f"worker: {description}")
 
     def cancel(self) -> None:
@@ -64,11 +73,21 @@ class Worker(QThread):
         return self._stop.is_set()
 
     def run(self) -> None:
+        watch = None
         try:
+            if "torch" in sys.modules:  # a load imports torch itself; nothing to watch before
+                from inspector.core.watch import ModuleWatch
+
+                watch = self.watch = ModuleWatch().install()
             result = self._job(self._progress, self._stop.is_set)
-        except Exception as error:  # noqa: BLE001 - any failure is reported to the window, never lost
+        except BaseException as error:  # noqa: BLE001 - sys.exit or KeyboardInterrupt in a model's code too
+            # A signal never raises on this thread: whatever came here is the
+            # job's own failure, reported to the window, never lost.
             self.sig_failed.emit(error, traceback.format_exc())
             return
+        finally:
+            if watch is not None:
+                watch.remove()
         self.sig_succeeded.emit(result)
 
     def _progress(self, done: int, total: int) -> None:
@@ -76,6 +95,39 @@ class Worker(QThread):
         if done >= total or now - self._last_progress >= PROGRESS_INTERVAL_S:
             self._last_progress = now
             self.sig_progressed.emit(done, total)
+
+
+_abandoned: set[Worker] = set()
+"""Workers given up while their job was stuck: kept alive here, because a QThread deleted while it runs aborts."""
+
+
+def stop_and_wait(worker: Worker, wait_ms: int) -> bool:
+    """Cancel ``worker`` and wait at most ``wait_ms`` for its thread; False when it had to be abandoned."""
+    worker.cancel()
+    if worker.wait(max(0, wait_ms)):
+        return True
+    abandon(worker)
+    return False
+
+
+def abandon(worker: Worker) -> None:
+    """Give up on a worker whose job does not stop: no signal of it reaches anyone any more.
+
+    Its thread runs on detached (Python cannot stop a thread); the app ends
+    the process without waiting for it (see :func:`abandoned_running`).
+    """
+    worker.cancel()
+    worker.blockSignals(True)
+    worker.setParent(None)
+    _abandoned.add(worker)
+
+
+def abandoned_running() -> list[Worker]:
+    """Abandoned workers whose thread still runs (those that ended are let go)."""
+    for worker in list(_abandoned):
+        if not worker.isRunning():
+            _abandoned.discard(worker)
+    return list(_abandoned)
 
 
 def probe_job(session: Session, spec: InputSpec, device: str, mode: str) -> Job:

@@ -147,9 +147,9 @@ def test_replacing_fc_after_a_run_asks_nothing_and_tells_the_shapes_next_to_undo
     assert window.banner.isVisibleTo(window) and window.banner.level == "info"
     text = window.banner.text()
     assert "fc turned [1, 512] into [1, 1000]" in text and "passes [1, 512] on unchanged" in text
-    assert window.banner.undo_button.isVisibleTo(window)
+    assert window.banner.action_button.isVisibleTo(window) and window.banner.action_button.text() == "Undo"
 
-    qtbot.mouseClick(window.banner.undo_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(window.banner.action_button, Qt.MouseButton.LeftButton)
 
     assert window.session.replaced == []
     assert type(window.session.model.fc).__name__ == "Linear"

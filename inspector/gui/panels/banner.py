@@ -8,6 +8,7 @@ select the module that raised.
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QToolButton, QWidget
@@ -20,17 +21,16 @@ _LEVEL_STYLE = {
 
 
 class MessageBanner(QFrame):
-    """A dismissable strip with a title, a message, and an optional "Show module" button."""
+    """A dismissable strip with a title, a message, an optional "Show module" button and one optional action."""
 
     sig_module_requested = Signal(str)
     """The user asked to see the module the message is about (its qualified name)."""
-    sig_undo_requested = Signal()
-    """The user asked to undo the edit the message is about."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("messageBanner")
         self._module: str | None = None
+        self._action: Callable[[], object] | None = None
         self.level = "info"
         self.label = QLabel(self)
         self.label.setObjectName("bannerText")
@@ -40,9 +40,9 @@ class MessageBanner(QFrame):
         self.label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.show_button = QPushButton("Show module", self)
         self.show_button.setObjectName("bannerShowModule")
-        self.undo_button = QPushButton("Undo", self)
-        self.undo_button.setObjectName("bannerUndo")
-        self.undo_button.setToolTip("Undo this edit (Ctrl+Z)")
+        self.action_button = QPushButton(self)
+        self.action_button.setObjectName("bannerAction")
+        self.action_button.hide()
         self.close_button = QToolButton(self)
         self.close_button.setObjectName("bannerClose")
         self.close_button.setText("✕")
@@ -52,24 +52,26 @@ class MessageBanner(QFrame):
         layout.setContentsMargins(10, 6, 6, 6)
         layout.addWidget(self.label, 1)
         layout.addWidget(self.show_button)
-        layout.addWidget(self.undo_button)
+        layout.addWidget(self.action_button)
         layout.addWidget(self.close_button)
         self.show_button.clicked.connect(self._on_show_button_clicked)
-        self.undo_button.clicked.connect(self.sig_undo_requested)
+        self.action_button.clicked.connect(self._on_action_button_clicked)
         self.close_button.clicked.connect(self.hide)
         self.about_edit = False
         self.hide()
 
     def show_message(self, title: str, message: str, *, level: str = "error", module: str | None = None,
-                     about_edit: bool = False) -> None:
-        """Show ``title`` in bold and ``message`` (plain text) under it.
+                     action: tuple[str, Callable[[], object]] | None = None, about_edit: bool = False) -> None:
+        """Show ``title`` in bold and ``message`` (plain text) under it; ``action``: (button text, what it does).
 
-        ``about_edit``: the message tells what an edit just did; an Undo button sits beside it.
+        ``about_edit``: the message tells what an edit just did (the next edit or undo makes it stale).
         """
         self.level = level
         self._module = module
         self.about_edit = about_edit
-        self.undo_button.setVisible(about_edit)
+        self._action = action[1] if action is not None else None
+        self.action_button.setText(action[0] if action is not None else "")
+        self.action_button.setVisible(action is not None)
         self.setStyleSheet(f"QFrame#messageBanner {{ {_LEVEL_STYLE.get(level, _LEVEL_STYLE['info'])} "
                            "border-radius:4px; }")
         body = html.escape(message).replace("\n", "<br>")
@@ -85,6 +87,12 @@ class MessageBanner(QFrame):
     def text(self) -> str:
         """The shown text without markup."""
         return self.label.text().replace("<br>", "\n").replace("<b>", "").replace("</b>", "")
+
+    def _on_action_button_clicked(self) -> None:
+        action, self._action = self._action, None
+        self.action_button.hide()
+        if action is not None:
+            action()
 
     def _on_show_button_clicked(self) -> None:
         if self._module is not None:

@@ -45,12 +45,14 @@ class ModelWorkPanel(QWidget):
         self._update_controls()
 
     def shut_down(self) -> None:
-        """Cancel and wait for the worker (call before the window closes)."""
+        """Cancel and wait for the worker, a bounded time, then abandon it (call before the window closes)."""
+        from inspector.gui.controller import CLOSE_WAIT_MS
+        from inspector.gui.run_worker import stop_and_wait
+
         self._closing = True
         worker = self._worker
         if worker is not None:
-            worker.cancel()
-            worker.wait()
+            stop_and_wait(worker, CLOSE_WAIT_MS)
             self._finish()
 
     def closeEvent(self, event: Any) -> None:
