@@ -10,6 +10,7 @@ here imports timm or transformers: the model object says it all.
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import torch
@@ -280,10 +281,10 @@ def guess_input(model: nn.Module) -> ModelInput | None:
     by_name = dict(candidates)
     first_name, first = candidates[0]
     if len(candidates) == 1 or isinstance(model, torch.jit.ScriptModule):
-        return ModelInput.single(first)
+        return fit_to_forward(model, first)
     name, tried = first_name, {first_name}
     for _ in range(GUESS_ATTEMPTS):
-        order_or_error = _meta_try(model, by_name[name])
+        order_or_error = _meta_try(model, fit_to_forward(model, by_name[name]))
         if order_or_error is None:
             break
         ok, where = order_or_error
@@ -292,15 +293,59 @@ def guess_input(model: nn.Module) -> ModelInput | None:
                 name = where  # the layer that ran first takes over, if its own guess runs too
                 tried.add(name)
                 continue
-            return ModelInput.single(by_name[name])
+            return fit_to_forward(model, by_name[name])
         if where not in by_name or where in tried:
             break
         name = where
         tried.add(name)
-    return ModelInput.single(first)
+    return fit_to_forward(model, first)
 
 
-def _meta_try(model: nn.Module, spec: InputSpec) -> tuple[bool, str | None] | None:
+TIMESTEP_NAMES = ("t", "timestep", "timesteps", "time", "step", "steps")
+ADJACENCY_NAMES = ("adj", "adjacency", "adj_matrix", "a_hat", "graph")
+
+
+def fit_to_forward(model: nn.Module, spec: InputSpec) -> ModelInput:
+    """The guessed first tensor, and one for each other input ``forward`` requires.
+
+    A required input after the first is drawn like the first (two branches
+    of a siamese model), except where its name says what it is: a timestep
+    (``t``) is one integer per sample, an adjacency (``adj``) is square over
+    the nodes. A keyword-only input is given by name.
+    """
+    params = forward_parameters(model)
+    if params is None:
+        return ModelInput.single(spec)
+    kind = inspect.Parameter
+    required = [p for p in params if p.default is kind.empty and p.kind not in (kind.VAR_POSITIONAL, kind.VAR_KEYWORD)]
+    if not required:
+        return ModelInput.single(spec)
+    args: list[Any] = []
+    kwargs: dict[str, Any] = {}
+    for index, param in enumerate(required):
+        leaf = spec if index == 0 else _companion(model, param.name, spec, required[0].name)
+        leaf = leaf.replace(name=param.name)
+        if param.kind == kind.KEYWORD_ONLY:
+            kwargs[param.name] = leaf
+        else:
+            args.append(leaf)
+    return ModelInput(args, kwargs)
+
+
+def _companion(model: nn.Module, name: str, first: InputSpec, first_name: str) -> InputSpec:
+    lowered = name.lower()
+    if lowered in TIMESTEP_NAMES:
+        steps = min((m.num_embeddings for m in model.modules() if isinstance(m, nn.Embedding)), default=1000)
+        return InputSpec((first.shape[0],), "int64", f"randint:0,{steps}",
+                         source=f"guessed from the name {name!r}: one timestep per sample")
+    if lowered in ADJACENCY_NAMES and len(first.shape) in (2, 3):
+        nodes = first.shape[-2]
+        shape = (nodes, nodes) if len(first.shape) == 2 else (first.shape[0], nodes, nodes)
+        return InputSpec(shape, first.dtype, "rand", source=f"guessed from the name {name!r}: an adjacency over the nodes")
+    return first.replace(source=f"guessed like {first_name} ({first.source.removeprefix('guessed ')})")
+
+
+def _meta_try(model: nn.Module, spec: ModelInput) -> tuple[bool, str | None] | None:
     """Run ``spec`` on meta: (True, first candidate-like layer run) or (False, the layer that raised); None if it cannot tell."""
     from inspector.core import shapes
 
