@@ -267,3 +267,15 @@ def lazy_net() -> nn.Module:
 def energy_gradient() -> nn.Module:
     torch.manual_seed(0)
     return EnergyGradient()
+
+
+HELD: dict[str, nn.Module] = {}
+"""Models the CLI tests built through a callable, kept so that the test can look at them after the run."""
+
+
+def held_resnet18() -> nn.Module:
+    import torchvision
+
+    torch.manual_seed(0)
+    HELD["resnet18"] = torchvision.models.resnet18()
+    return HELD["resnet18"]
