@@ -58,9 +58,10 @@ class InputSpec:
     """How the model takes it: ``tensor`` (one argument), ``images`` (a list of
     ``[C, H, W]`` images, as torchvision's detection models take), or ``pair``
     (two tensors of ``shape``, as the optical-flow models take)."""
-    name: str | None = None
+    # Name and provenance describe the tensor; two specs that make the same values are equal without them.
+    name: str | None = field(default=None, compare=False)
     """The ``forward`` parameter it is given to, when known (positional inputs may have none)."""
-    source: str = ""
+    source: str = field(default="", compare=False)
     """Where this description came from: ``given``, ``declared by timm``, ``guessed from conv1 (Conv2d)``, ..."""
 
     def as_dict(self) -> dict[str, Any]:
@@ -361,6 +362,83 @@ def default_fill(name: str, dtype: str, vocab: int | None = None) -> str:
     if leaf == "position_ids":
         return "arange"
     return f"randint:0,{vocab}" if vocab else "randint"
+
+
+# --------------------------------------------------------------------------- saved form
+
+
+def inputs_to_json(inputs: ModelInput, *, fill_path: Callable[[str], str] = lambda fill: fill) -> dict[str, Any]:
+    """The input as plain JSON (session files): ``{"args": [...], "kwargs": {...}, "seed": N}``.
+
+    A tensor read from a file is saved as its shape and dtype (its values are
+    not kept). ``fill_path`` rewrites fills (an image path made absolute).
+    """
+
+    def leaf(value: Leaf) -> Any:
+        if isinstance(value, InputSpec):
+            data: dict[str, Any] = {"shape": list(value.shape), "dtype": value.dtype, "fill": fill_path(value.fill)}
+            if value.layout != "tensor":
+                data["layout"] = value.layout
+            if value.name:
+                data["name"] = value.name
+            if value.source:
+                data["source"] = value.source
+            return data
+        if isinstance(value, torch.Tensor):
+            dtype = _dtype_key(value.dtype)
+            return {"shape": list(value.shape), "dtype": dtype, "fill": default_fill("", dtype),
+                    "source": "saved without its values"}
+        if isinstance(value, dict):
+            return {"dict": {str(k): leaf(v) for k, v in value.items()}}
+        if isinstance(value, (list, tuple)):
+            return {"list": [leaf(v) for v in value]}
+        return {"value": value}
+
+    return {"args": [leaf(v) for v in inputs.args], "kwargs": {k: leaf(v) for k, v in inputs.kwargs.items()},
+            "seed": inputs.seed}
+
+
+def inputs_from_json(data: Any) -> ModelInput:
+    """The input saved by :func:`inputs_to_json`; :class:`InputError` for anything malformed."""
+    if not isinstance(data, dict) or not isinstance(data.get("args", []), list) or not isinstance(
+        data.get("kwargs", {}), dict
+    ):
+        raise InputError("the saved inputs are not {args, kwargs, seed}")
+
+    def leaf(value: Any, depth: int = 0) -> Leaf:
+        if depth > 32 or not isinstance(value, dict):
+            raise InputError("a saved input is malformed")
+        if "shape" in value:
+            shape = value["shape"]
+            if not isinstance(shape, list) or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0
+                                                      for s in shape):
+                raise InputError(f"a saved input has the shape {shape!r}")
+            dtype = dtype_name(str(value.get("dtype", "float32")))
+            fill = str(value.get("fill", "randn"))
+            check_fill(fill)
+            layout = str(value.get("layout", "tensor"))
+            if layout not in ("tensor", "images", "pair"):
+                raise InputError(f"a saved input has the layout {layout!r}")
+            name = value.get("name")
+            return InputSpec(tuple(shape), dtype, fill, 0, layout, str(name) if name else None,
+                             str(value.get("source", "")))
+        if "dict" in value and isinstance(value["dict"], dict):
+            return {str(k): leaf(v, depth + 1) for k, v in value["dict"].items()}
+        if "list" in value and isinstance(value["list"], list):
+            return [leaf(v, depth + 1) for v in value["list"]]
+        if "value" in value and (value["value"] is None or isinstance(value["value"], (bool, int, float, str))):
+            return value["value"]
+        raise InputError("a saved input is malformed")
+
+    seed = data.get("seed", 0)
+    if not isinstance(seed, int) or isinstance(seed, bool) or not -(2**63) <= seed < 2**64:
+        raise InputError(f"the saved seed {seed!r} is not a whole number in range")
+    kwargs = {}
+    for name, value in data.get("kwargs", {}).items():
+        if not _NAME.match(str(name)) or str(name).isdigit():
+            raise InputError(f"the saved input name {name!r} is not a parameter name")
+        kwargs[str(name)] = leaf(value)
+    return ModelInput([leaf(v) for v in data.get("args", [])], kwargs, seed)
 
 
 # --------------------------------------------------------------------------- files

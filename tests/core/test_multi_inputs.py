@@ -356,3 +356,47 @@ def test_meta_runs_take_keyword_and_nested_inputs_too(name):
     run = session.run(meta=True)
     assert run.ok, run.error
     assert run.output_shapes == _plain_shapes(getattr(im, name)(), inputs)
+
+
+# --------------------------------------------------------------------------- session files
+
+
+def test_a_session_file_keeps_every_input_and_an_old_one_still_opens(tmp_path):
+    from inspector.core.session_file import open_session, save_session
+
+    session = Session.open("tests.input_models:tokens_with_mask")
+    inputs = ModelInput([], {"input_ids": InputSpec((2, 5), "int64", "randint:0,50", name="input_ids"),
+                             "attention_mask": InputSpec((2, 5), "int64", "zeros", name="attention_mask")}, seed=9)
+    session.set_input(inputs)
+    path = tmp_path / "tokens.inspector.json"
+    save_session(session, str(path))
+    data = json.loads(path.read_text())
+    assert data["input"] == {"shape": [2, 5], "dtype": "int64", "fill": "randint:0,50", "seed": 9, "layout": "tensor"}
+    opened, problems = open_session(str(path))
+    assert problems == []
+    assert opened.inputs == session.inputs
+    # A session file of the first round has only "input": it opens as the one tensor it describes.
+    del data["inputs"]
+    data["input"] = {"shape": [3, 4], "dtype": "int64", "fill": "ones", "seed": 2, "layout": "tensor"}
+    path.write_text(json.dumps(data))
+    opened, problems = open_session(str(path))
+    assert problems == [] and opened.inputs == ModelInput([InputSpec((3, 4), "int64", "ones", 2)], {}, 2)
+
+
+@pytest.mark.parametrize(
+    "inputs",
+    [{"args": "x"}, {"args": [{"shape": [0]}]}, {"kwargs": {"1": {"shape": [1]}}}, {"args": [{"shape": [1], "fill": "x"}]},
+     {"args": [], "seed": "s"}, {"args": [{"list": [{"nope": 1}]}]}],
+)
+def test_malformed_saved_inputs_are_a_problem_not_a_crash(tmp_path, inputs):
+    from inspector.core.session_file import open_session, save_session
+
+    session = Session.open("tests.input_models:siamese")
+    path = tmp_path / "s.inspector.json"
+    save_session(session, str(path))
+    data = json.loads(path.read_text())
+    data["inputs"] = inputs
+    path.write_text(json.dumps(data))
+    opened, problems = open_session(str(path))
+    assert any("saved inputs could not be used" in p for p in problems)
+    assert opened.inputs == session.inputs
