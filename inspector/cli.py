@@ -151,6 +151,7 @@ def _open_session(args: argparse.Namespace, identities: Sequence[str] = (), meta
     """
     from inspector.core import inputs as inputs_mod
     from inspector.core.devices import resolve_device
+    from inspector.core.input_files import load_inputs_file
     from inspector.core.session import Session
 
     shape = inputs_mod.parse_shape(args.input_shape) if args.input_shape is not None else None
@@ -160,7 +161,7 @@ def _open_session(args: argparse.Namespace, identities: Sequence[str] = (), meta
         inputs_mod.check_fill(args.fill)
     if args.seed is not None and not -(2**63) <= args.seed < 2**64:
         raise inputs_mod.InputError(f"the seed {args.seed} is out of range; give a whole number from 0 to 2**64-1")
-    from_file = inputs_mod.load_inputs_file(args.inputs_file) if args.inputs_file is not None else None
+    from_file = load_inputs_file(args.inputs_file) if args.inputs_file is not None else None
     device = resolve_device(args.device)
     session = Session.open(args.model, arch=args.arch, weights=args.weights, trust=args.trust, meta=meta)
     for name in identities:

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from inspector.core.errors import InputError
-from inspector.core.inputs import InputSpec, ModelInput, _dtype_key, default_fill, forward_parameters
+from inspector.core.inputs import InputSpec, ModelInput, dtype_key, default_fill, forward_parameters
 from inspector.core.tree import type_name
 
 SEQUENCE_LENGTH = 16
@@ -140,7 +140,7 @@ def _dummy_inputs(model: nn.Module, source: str) -> ModelInput | None:
         return None
     vocab = _int(getattr(model, "config", None), "vocab_size")
     kwargs = {
-        name: InputSpec(tuple(t.shape), _dtype_key(t.dtype), default_fill(name, _dtype_key(t.dtype), vocab),
+        name: InputSpec(tuple(t.shape), dtype_key(t.dtype), default_fill(name, dtype_key(t.dtype), vocab),
                         name=name, source=f"{source}: dummy_inputs")
         for name, t in dummy.items()
     }
@@ -173,7 +173,7 @@ def export_input(model: nn.Module) -> ModelInput | None:
             value = node.meta.get("val")
             if not isinstance(value, torch.Tensor):
                 return None
-            dtype = _dtype_key(value.dtype)
+            dtype = dtype_key(value.dtype)
             leaves.append(
                 InputSpec(tuple(int(s) for s in value.shape), dtype, default_fill(node.name, dtype), name=None,
                           source="example input of the torch.export program")

@@ -13,10 +13,8 @@ layer, each with the provenance a person can read.
 from __future__ import annotations
 
 import inspect
-import json
-import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -146,7 +144,7 @@ class ModelInput:
             if isinstance(leaf, InputSpec):
                 return leaf.replace(seed=self.seed)
             if isinstance(leaf, torch.Tensor):
-                return InputSpec(tuple(leaf.shape), _dtype_key(leaf.dtype), "file", self.seed, source="file")
+                return InputSpec(tuple(leaf.shape), dtype_key(leaf.dtype), "file", self.seed, source="file")
         return None
 
     def map_specs(self, change: Callable[[str, InputSpec], InputSpec]) -> ModelInput:
@@ -191,7 +189,7 @@ class ModelInput:
                 entry = {
                     "name": path,
                     "shape": list(leaf.shape),
-                    "dtype": _dtype_key(leaf.dtype),
+                    "dtype": dtype_key(leaf.dtype),
                     "fill": "file",
                     "range": (
                         [_number(values.min()), _number(values.max())] if values.numel() and finite else None
@@ -232,7 +230,8 @@ def _number(value: torch.Tensor) -> float | int:
     return bool(item) * 1 if isinstance(item, bool) else item
 
 
-def _dtype_key(dtype: torch.dtype) -> str:
+def dtype_key(dtype: torch.dtype) -> str:
+    """The name of a torch dtype as the report writes it (``torch.float32`` -> ``float32``)."""
     for key, value in DTYPES.items():
         if value == dtype:
             return key
@@ -309,7 +308,7 @@ def check_fill(fill: str, dtype: str | None = None) -> None:
             )
 
 
-_NAME = re.compile(r"^(\d+|[A-Za-z_][A-Za-z0-9_]*)$")
+NAME_PATTERN = re.compile(r"^(\d+|[A-Za-z_][A-Za-z0-9_]*)$")
 
 
 def parse_input_option(text: str) -> tuple[str, tuple[int, ...], str | None, str | None]:
@@ -321,7 +320,7 @@ def parse_input_option(text: str) -> tuple[str, tuple[int, ...], str | None, str
     """
     name, equals, spec = text.partition("=")
     name = name.strip()
-    if not equals or not _NAME.match(name):
+    if not equals or not NAME_PATTERN.match(name):
         raise InputError(
             f"--input {text!r}: write NAME=SHAPE[:DTYPE[:FILL]], NAME a forward parameter or a position, "
             "e.g. input_ids=1,16:int64"
@@ -338,7 +337,7 @@ def parse_input_option(text: str) -> tuple[str, tuple[int, ...], str | None, str
 
 def leaf_from_text(text: str, name: str, source: str = "given") -> InputSpec:
     """A leaf written ``SHAPE[:DTYPE[:FILL]]`` (the JSON form of one tensor)."""
-    _, shape, dtype, fill = parse_input_option(f"{name if _NAME.match(name) else 'x'}={text}")
+    _, shape, dtype, fill = parse_input_option(f"{name if NAME_PATTERN.match(name) else 'x'}={text}")
     dtype = dtype or "float32"
     return InputSpec(shape, dtype, fill or default_fill(name, dtype), name=name, source=source)
 
@@ -362,203 +361,6 @@ def default_fill(name: str, dtype: str, vocab: int | None = None) -> str:
     if leaf == "position_ids":
         return "arange"
     return f"randint:0,{vocab}" if vocab else "randint"
-
-
-# --------------------------------------------------------------------------- saved form
-
-
-def inputs_to_json(inputs: ModelInput, *, fill_path: Callable[[str], str] = lambda fill: fill) -> dict[str, Any]:
-    """The input as plain JSON (session files): ``{"args": [...], "kwargs": {...}, "seed": N}``.
-
-    A tensor read from a file is saved as its shape and dtype (its values are
-    not kept). ``fill_path`` rewrites fills (an image path made absolute).
-    """
-
-    def leaf(value: Leaf) -> Any:
-        if isinstance(value, InputSpec):
-            data: dict[str, Any] = {"shape": list(value.shape), "dtype": value.dtype, "fill": fill_path(value.fill)}
-            if value.layout != "tensor":
-                data["layout"] = value.layout
-            if value.name:
-                data["name"] = value.name
-            if value.source:
-                data["source"] = value.source
-            return data
-        if isinstance(value, torch.Tensor):
-            dtype = _dtype_key(value.dtype)
-            return {"shape": list(value.shape), "dtype": dtype, "fill": default_fill("", dtype),
-                    "source": "saved without its values"}
-        if isinstance(value, dict):
-            return {"dict": {str(k): leaf(v) for k, v in value.items()}}
-        if isinstance(value, (list, tuple)):
-            return {"list": [leaf(v) for v in value]}
-        return {"value": value}
-
-    return {"args": [leaf(v) for v in inputs.args], "kwargs": {k: leaf(v) for k, v in inputs.kwargs.items()},
-            "seed": inputs.seed}
-
-
-def inputs_from_json(data: Any) -> ModelInput:
-    """The input saved by :func:`inputs_to_json`; :class:`InputError` for anything malformed."""
-    if not isinstance(data, dict) or not isinstance(data.get("args", []), list) or not isinstance(
-        data.get("kwargs", {}), dict
-    ):
-        raise InputError("the saved inputs are not {args, kwargs, seed}")
-
-    def leaf(value: Any, depth: int = 0) -> Leaf:
-        if depth > 32 or not isinstance(value, dict):
-            raise InputError("a saved input is malformed")
-        if "shape" in value:
-            shape = value["shape"]
-            if not isinstance(shape, list) or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0
-                                                      for s in shape):
-                raise InputError(f"a saved input has the shape {shape!r}")
-            dtype = dtype_name(str(value.get("dtype", "float32")))
-            fill = str(value.get("fill", "randn"))
-            check_fill(fill)
-            layout = str(value.get("layout", "tensor"))
-            if layout not in ("tensor", "images", "pair"):
-                raise InputError(f"a saved input has the layout {layout!r}")
-            name = value.get("name")
-            return InputSpec(tuple(shape), dtype, fill, 0, layout, str(name) if name else None,
-                             str(value.get("source", "")))
-        if "dict" in value and isinstance(value["dict"], dict):
-            return {str(k): leaf(v, depth + 1) for k, v in value["dict"].items()}
-        if "list" in value and isinstance(value["list"], list):
-            return [leaf(v, depth + 1) for v in value["list"]]
-        if "value" in value and (value["value"] is None or isinstance(value["value"], (bool, int, float, str))):
-            return value["value"]
-        raise InputError("a saved input is malformed")
-
-    seed = data.get("seed", 0)
-    if not isinstance(seed, int) or isinstance(seed, bool) or not -(2**63) <= seed < 2**64:
-        raise InputError(f"the saved seed {seed!r} is not a whole number in range")
-    kwargs = {}
-    for name, value in data.get("kwargs", {}).items():
-        if not _NAME.match(str(name)) or str(name).isdigit():
-            raise InputError(f"the saved input name {name!r} is not a parameter name")
-        kwargs[str(name)] = leaf(value)
-    return ModelInput([leaf(v) for v in data.get("args", [])], kwargs, seed)
-
-
-# --------------------------------------------------------------------------- files
-
-
-def load_inputs_file(path: str, *, trusted_dir: str | None = None) -> ModelInput:
-    """``--inputs FILE``: a ``.json`` description, or real tensors from ``.pt`` (weights-only) or ``.safetensors``.
-
-    JSON: an object (names; digits are positions) or a list (positions) whose
-    values are leaves: a string ``SHAPE[:DTYPE[:FILL]]``, an object with
-    ``shape`` (and ``dtype``, ``fill``), a number, a boolean, ``null``, or
-    nested lists and objects of these. A top-level ``"seed"`` sets the seed.
-    """
-    lower = path.lower()
-    if not os.path.isfile(path):
-        raise InputError(f"no such inputs file: {path}")
-    if lower.endswith(".json"):
-        try:
-            with open(path, encoding="utf-8") as stream:
-                data = json.load(stream)
-        except (OSError, UnicodeDecodeError) as error:
-            raise InputError(f"cannot read {path}: {error}") from None
-        except json.JSONDecodeError as error:
-            raise InputError(f"{path} is not JSON ({error.msg} at line {error.lineno})") from None
-        seed = 0
-        if isinstance(data, dict) and "seed" in data:
-            seed = data.pop("seed")
-            if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**63:
-                raise InputError(f"{path}: the seed must be a whole number from 0, got {seed!r}")
-        result = _structure(data, path, lambda where, leaf: _json_leaf(where, leaf, path), described=True)
-        result.seed = seed
-        return result
-    if lower.endswith(".safetensors"):
-        try:
-            from safetensors.torch import load_file
-        except ImportError:
-            raise InputError("reading .safetensors inputs needs the safetensors package") from None
-        try:
-            tensors = load_file(path, device="cpu")
-        except Exception as error:  # noqa: BLE001 - a damaged file can raise anything; it becomes a message
-            raise InputError(f"{path} cannot be read as safetensors: {error}") from None
-        result = _structure(dict(tensors), path, lambda where, leaf: leaf)
-    elif lower.endswith((".pt", ".pth")):
-        try:
-            data = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as error:  # noqa: BLE001 - weights-only refusals and damaged files become a message
-            first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            raise InputError(f"{path} cannot be read as tensors (weights-only): {first}") from None
-        if isinstance(data, torch.Tensor):
-            data = [data]
-        result = _structure(data, path, lambda where, leaf: _tensor_leaf(where, leaf, path))
-    else:
-        raise InputError(f"--inputs takes a .json, .pt or .safetensors file, not {path}")
-    result.origin = os.path.basename(path)
-    return result
-
-
-def _structure(data: Any, path: str, leaf: Callable[[str, Any], Leaf], described: bool = False) -> ModelInput:
-    """Positions and names of a file's top level; ``described``: JSON, where an object with ``shape`` is a leaf."""
-
-    def convert(where: str, value: Any) -> Leaf:
-        return _convert(where, value, leaf, described)
-
-    if isinstance(data, (list, tuple)):
-        return ModelInput([convert(str(i), v) for i, v in enumerate(data)], {})
-    if not isinstance(data, dict):
-        raise InputError(f"{path}: the inputs must be a list (positions) or an object (names), got {type(data).__name__}")
-    positional: dict[int, Leaf] = {}
-    kwargs: dict[str, Leaf] = {}
-    for key, value in data.items():
-        key = str(key)
-        if key.isdigit():
-            positional[int(key)] = convert(key, value)
-        elif _NAME.match(key):
-            kwargs[key] = convert(key, value)
-        else:
-            raise InputError(f"{path}: {key!r} is neither a parameter name nor a position")
-    return ModelInput(_in_order(positional, path), kwargs)
-
-
-def _in_order(positional: dict[int, Leaf], where: str) -> list[Leaf]:
-    if sorted(positional) != list(range(len(positional))):
-        missing = min(set(range(max(positional) + 1)) - set(positional))
-        raise InputError(f"{where}: input {max(positional)} is given but input {missing} is not; positions start at 0")
-    return [positional[i] for i in range(len(positional))]
-
-
-def _convert(where: str, value: Any, leaf: Callable[[str, Any], Leaf], described: bool) -> Leaf:
-    if isinstance(value, dict) and not (described and "shape" in value):
-        return {str(k): _convert(f"{where}.{k}", v, leaf, described) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_convert(f"{where}.{i}", v, leaf, described) for i, v in enumerate(value)]
-    if isinstance(value, tuple):
-        return tuple(_convert(f"{where}.{i}", v, leaf, described) for i, v in enumerate(value))
-    return leaf(where, value)
-
-
-def _json_leaf(where: str, value: Any, path: str) -> Leaf:
-    if value is None or isinstance(value, (bool, int, float)):
-        return value
-    try:
-        if isinstance(value, str):
-            return leaf_from_text(value, where, source=f"read from {os.path.basename(path)}")
-        if isinstance(value, dict):
-            unknown = set(value) - {"shape", "dtype", "fill"}
-            if unknown:
-                raise InputError(f"unknown keys {sorted(unknown)} (a tensor has shape, dtype, fill)")
-            shape = value["shape"]
-            shape_text = ",".join(str(s) for s in shape) if isinstance(shape, list) else str(shape)
-            text = shape_text + ":" + str(value.get("dtype") or "") + (":" + str(value["fill"]) if value.get("fill") else "")
-            return leaf_from_text(text, where, source=f"read from {os.path.basename(path)}")
-    except InputError as error:
-        raise InputError(f"{path}: input {where}: {error}") from None
-    raise InputError(f"{path}: input {where} is a {type(value).__name__}; give SHAPE[:DTYPE[:FILL]], a number or null")
-
-
-def _tensor_leaf(where: str, value: Any, path: str) -> Leaf:
-    if value is None or isinstance(value, (bool, int, float, torch.Tensor)):
-        return value
-    raise InputError(f"{path}: input {where} is a {type(value).__name__}; a tensors file holds tensors, numbers and None")
 
 
 # --------------------------------------------------------------------------- tensors
@@ -637,7 +439,7 @@ def _leaf_tensors(
     spec: InputSpec, device: torch.device, generator: torch.Generator, arch: str | None, cast: torch.dtype | None
 ) -> Any:
     if cast is not None and spec.floating:
-        spec = spec.replace(dtype=_dtype_key(cast))
+        spec = spec.replace(dtype=dtype_key(cast))
     dtype = parse_dtype(spec.dtype)
     count = 2 if spec.layout == "pair" else 1
     tensors = [_tensor(spec, dtype, device, generator, arch) for _ in range(count)]

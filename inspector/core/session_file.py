@@ -24,7 +24,8 @@ import numpy as np
 
 from inspector.core.devices import resolve_device
 from inspector.core.errors import InspectorError, TrustRequired
-from inspector.core.inputs import InputSpec, check_fill, inputs_from_json, inputs_to_json, parse_dtype
+from inspector.core.input_files import inputs_from_json, inputs_to_json
+from inspector.core.inputs import InputSpec, check_fill, parse_dtype
 from inspector.core.probe import CallRecord, ModuleRecord, ProbeError, ProbeRun
 from inspector.core.report import dumps, write_atomic
 from inspector.core.session import Session

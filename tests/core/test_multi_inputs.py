@@ -15,13 +15,13 @@ from torch import nn
 
 from inspector.core.errors import InputError
 from inspector.core.input_defaults import guess_input, natural_inputs
+from inspector.core.input_files import load_inputs_file
 from inspector.core.inputs import (
     InputSpec,
     ModelInput,
     as_positional,
     check_call,
     check_fill,
-    load_inputs_file,
     make_call,
     make_inputs,
     parse_input_option,
