@@ -199,6 +199,14 @@ class EnergyGradient(nn.Module):
         return -gradient
 
 
+class Chatty(HeadFirst):
+    """Prints from its forward, as many research models do; the guess runs it on meta before any report."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        print(f"forward on {tuple(x.shape)}")
+        return super().forward(x)
+
+
 def siamese() -> nn.Module:
     torch.manual_seed(0)
     return Siamese()
@@ -257,6 +265,11 @@ def subclass_stem() -> nn.Module:
 def head_first() -> nn.Module:
     torch.manual_seed(0)
     return HeadFirst()
+
+
+def chatty() -> nn.Module:
+    torch.manual_seed(0)
+    return Chatty()
 
 
 def lazy_net() -> nn.Module:

@@ -10,7 +10,9 @@ here imports timm or transformers: the model object says it all.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+import sys
 from typing import Any
 
 import torch
@@ -350,7 +352,9 @@ def _meta_try(model: nn.Module, spec: ModelInput) -> tuple[bool, str | None] | N
     from inspector.core import shapes
 
     try:
-        run = shapes.meta_run(model, spec)
+        # What the model prints while it is only being looked at must not reach a JSON report on stdout.
+        with contextlib.redirect_stdout(sys.stderr):
+            run = shapes.meta_run(model, spec)
     except Exception:  # noqa: BLE001 - a model that cannot even start on meta: the guess stays unchecked
         return None
     if run.ok:

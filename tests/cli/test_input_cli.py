@@ -137,3 +137,14 @@ def test_grad_lets_a_differentiating_forward_run(capsys):
     code, report, err = run_report(["tests.input_models:energy_gradient", "--input", "x=4,3", "--grad"], capsys)
     assert code == 0, err
     assert report["input"]["grad"] is True and report["output"]["shapes"] == [[4, 3]]
+
+
+def test_what_the_model_prints_while_its_input_is_guessed_stays_off_stdout(capsys):
+    # The guess runs the model on meta when the session opens, before any report is written.
+    from inspector.core.session import Session
+
+    capsys.readouterr()
+    session = Session.open("tests.input_models:chatty")
+    out, err = capsys.readouterr()
+    assert out == "" and "forward on (1, 8)" in err
+    assert session.require_input().source == "guessed from stem (Conv2d)"
