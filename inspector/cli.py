@@ -200,11 +200,21 @@ def _input_of(session: Any, args: argparse.Namespace, shape: Any, dtype: str | N
     else:
         base = natural
     if shape is not None:
-        # The one-tensor shorthand keeps the natural layout (a list of images, a pair of frames).
-        first = natural.first_spec() if natural is not None and not items and from_file is None else None
-        layout = first.layout if first is not None and len(natural.leaves()) == 1 else "tensor"
-        spec = inputs_mod.InputSpec(shape, layout=layout, source="given")
-        base = inputs_mod.ModelInput([spec, *base.args[1:]], dict(base.kwargs), base.seed, base.origin)
+        first = base.first_spec() if base is natural else None
+        if first is not None and (len(base.leaves()) > 1 or first.name):
+            # Several natural inputs (ids and their mask, two siamese branches): every one of the first's
+            # shape takes the new shape, keeping its dtype and fill.
+            old = first.shape
+            base = base.map_specs(
+                lambda _, spec: spec.replace(shape=shape, source="given") if spec.shape == old else spec
+            )
+        elif first is not None:
+            # The one-tensor shorthand keeps the natural layout (a list of images, a pair of frames).
+            spec = inputs_mod.InputSpec(shape, layout=first.layout, source="given")
+            base = inputs_mod.ModelInput([spec], {}, base.seed, base.origin)
+        else:
+            spec = inputs_mod.InputSpec(shape, source="given")
+            base = inputs_mod.ModelInput([spec, *base.args[1:]], dict(base.kwargs), base.seed, base.origin)
     args_list, kwargs = list(base.args), dict(base.kwargs)
     positions: dict[int, Any] = {}
     for name, item_shape, item_dtype, item_fill in items:

@@ -148,3 +148,14 @@ def test_what_the_model_prints_while_its_input_is_guessed_stays_off_stdout(capsy
     out, err = capsys.readouterr()
     assert out == "" and "forward on (1, 8)" in err
     assert session.require_input().source == "guessed from stem (Conv2d)"
+
+
+def test_input_shape_resizes_every_natural_input_of_the_first_inputs_shape(capsys):
+    code, report, err = run_report(["tests.input_models:siamese", "--input-shape", "3,8"], capsys)
+    assert code == 0, err
+    assert [e["shape"] for e in report["input"]["inputs"]] == [[3, 8], [3, 8]]
+    assert report["output"]["shapes"] == [[3]]
+    code, report, err = run_report(["tests.input_models:tokens_with_mask", "--input-shape", "2,5"], capsys)
+    assert code == 0, err
+    first = report["input"]["inputs"][0]
+    assert (first["shape"], first["dtype"], first["fill"]) == ([2, 5], "int64", "randint:0,50")
