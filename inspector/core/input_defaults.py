@@ -120,11 +120,15 @@ def hugging_face_input(model: nn.Module) -> ModelInput | None:
         kwargs["pixel_values"] = InputSpec((1, channels, int(height), int(width)), name="pixel_values", source=source)
     if main == "input_values":
         kwargs["input_values"] = InputSpec((1, WAVEFORM_SAMPLES), name="input_values", source=source)
-    if main == "input_features":
-        mels = _int(config, "num_mel_bins") or 80
-        # Whisper's encoder takes exactly twice its positions in frames.
+    if main == "input_features" and _int(config, "num_mel_bins"):
+        # Whisper's encoder takes [N, mel bins, frames], exactly twice its positions in frames.
         frames = 2 * (_int(config, "max_source_positions") or 1500)
-        kwargs["input_features"] = InputSpec((1, mels, frames), name="input_features", source=source)
+        kwargs["input_features"] = InputSpec((1, _int(config, "num_mel_bins") or 80, frames), name="input_features",
+                                             source=source)
+    elif main == "input_features" and _int(config, "input_feat_per_channel"):
+        # Speech2Text's takes [N, frames, features per channel × channels].
+        features = (_int(config, "input_feat_per_channel") or 80) * (_int(config, "input_channels") or 1)
+        kwargs["input_features"] = InputSpec((1, 64, features), name="input_features", source=source)
     if kwargs and getattr(config, "is_encoder_decoder", False) and "decoder_input_ids" in params:
         kwargs["decoder_input_ids"] = ids("decoder_input_ids", min(4, length))
     if not kwargs:
