@@ -45,7 +45,7 @@ def natural_inputs(model: nn.Module, arch: str | None = None, task: str | None =
 
 
 def _torchvision_input(model: nn.Module, arch: str, task: str | None) -> InputSpec:
-    source = f"torchvision's {arch}"
+    source = f"the natural input of torchvision's {arch}"
     if task == "video":
         # 16-frame clips at the crop size of the model's own transforms:
         # 112 for the ResNet-3D family, 224 for S3D, MViT and Swin3D

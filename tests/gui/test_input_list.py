@@ -25,7 +25,7 @@ def test_one_input_looks_as_simple_as_before_and_says_where_it_came_from(open_wi
     assert not panel.extra_table.isVisibleTo(window)
     assert not panel.name_label.isVisibleTo(window) and not panel.remove_input_button.isVisibleTo(window)
     assert panel.source_label.isVisibleTo(window)
-    assert panel.source_label.text() == "Input guessed from fc1 (Linear)"
+    assert panel.source_label.text() == "Input: guessed from fc1 (Linear)"
     assert panel.inputs() == ModelInput([InputSpec((1, 4))])
 
 
@@ -76,7 +76,7 @@ def test_keyword_inputs_of_a_hugging_face_model(open_window, qtbot):
     rows = {panel.extra_table.item(r, 0).text(): panel.extra_table.item(r, 3).text()
             for r in range(panel.extra_table.rowCount())}
     assert rows == {"attention_mask": "ones", "token_type_ids": "zeros"}
-    assert panel.source_label.text().startswith("Input declared by the Hugging Face model")
+    assert panel.source_label.text().startswith("Input: declared by the Hugging Face model")
     result = run(window, qtbot)
     assert result.ok, result.error
     assert result.output_shapes[0] == [1, 16, 32]

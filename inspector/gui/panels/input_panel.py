@@ -454,7 +454,7 @@ class InputPanel(QWidget):
         self.name_label.setVisible(several)
         self.name_label.setText(f"<b>{self._first_name or self._first_key}</b>" if several else "")
         self.source_label.setVisible(bool(self._first_source))
-        self.source_label.setText(f"Input {self._source_text()}" if self._first_source else "")
+        self.source_label.setText(f"Input: {self._source_text()}" if self._first_source else "")
 
     def _source_text(self) -> str:
         return self._first_source if self._first_source != "given" else "as given"
