@@ -400,3 +400,17 @@ def test_malformed_saved_inputs_are_a_problem_not_a_crash(tmp_path, inputs):
     opened, problems = open_session(str(path))
     assert any("saved inputs could not be used" in p for p in problems)
     assert opened.inputs == session.inputs
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device here")
+def test_keyword_inputs_and_half_precision_on_cuda():
+    model = im.tokens_with_mask()
+    session = _session(model)
+    session.set_input(CORPUS["tokens_with_mask"])
+    session.move_to("cuda")
+    before = snapshot(model)
+    session.dtype = "float16"
+    run = session.run(keep_output=True)
+    assert run.ok, run.error
+    assert run.output.device.type == "cuda" and run.output.dtype == torch.float16
+    assert_unchanged(model, before)
