@@ -111,3 +111,35 @@ def test_a_hugging_face_model_in_half_precision_puts_its_weights_back():
     assert run.ok, run.error
     assert run.output.last_hidden_state.dtype == torch.bfloat16
     assert_unchanged(model, before)
+
+
+def test_a_models_own_dummy_inputs_where_its_main_input_is_not_one_the_tool_knows():
+    from inspector.core.input_defaults import hugging_face_input
+
+    class Config:
+        vocab_size = 20
+
+        def to_dict(self) -> dict:
+            return {}
+
+    class Tagger(torch.nn.Module):
+        main_input_name = "tokens"
+        config = Config()
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.embed = torch.nn.Embedding(20, 4)
+
+        @property
+        def dummy_inputs(self) -> dict:
+            return {"tokens": torch.zeros(2, 5, dtype=torch.long)}
+
+        def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+            return self.embed(tokens)
+
+    inputs = hugging_face_input(Tagger())
+    (spec,) = inputs.specs()
+    assert (spec.shape, spec.dtype, spec.fill) == ((2, 5), "int64", "randint:0,20")
+    assert spec.source.endswith("dummy_inputs")
+    session = _session(Tagger(), "tagger")
+    assert session.run().output_shapes == [[2, 5, 4]]
