@@ -259,7 +259,7 @@ def test_a_json_file_describes_nested_inputs_scalars_and_none(tmp_path):
 
 
 def test_tensors_from_pt_and_safetensors_files_are_used_as_they_are(tmp_path):
-    from safetensors.torch import save_file
+    save_file = pytest.importorskip("safetensors.torch").save_file
 
     x1, x2 = torch.randn(3, 8), torch.randn(3, 8)
     torch.save({"x1": x1, "x2": x2}, tmp_path / "pair.pt")
