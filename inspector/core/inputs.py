@@ -153,9 +153,6 @@ class ModelInput:
         kwargs = {k: _map(k, v, change) for k, v in self.kwargs.items()}
         return ModelInput(args, kwargs, self.seed, self.origin)
 
-    def with_seed(self, seed: int) -> ModelInput:
-        return ModelInput(list(self.args), dict(self.kwargs), seed, self.origin)
-
     @property
     def numel(self) -> int:
         total = 0
@@ -227,7 +224,7 @@ def _map(path: str, value: Leaf, change: Callable[[str, InputSpec], InputSpec]) 
 
 def _number(value: torch.Tensor) -> float | int:
     item = value.item()
-    return bool(item) * 1 if isinstance(item, bool) else item
+    return int(item) if isinstance(item, bool) else item
 
 
 def dtype_key(dtype: torch.dtype) -> str:
