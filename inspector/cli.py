@@ -36,9 +36,19 @@ def _add_model_and_input_options(parser: argparse.ArgumentParser) -> None:
     """MODEL and the options that load it and build its sample input (shared by report and sweep)."""
     parser.add_argument("model", help="torchvision name, file, or module:callable")
     parser.add_argument("--input-shape", metavar="SHAPE", help="e.g. 1,3,224,224 (default: the model's natural input)")
-    parser.add_argument("--dtype", default="float32")
-    parser.add_argument("--fill", default="randn", help="randn, rand, zeros, ones, or image:PATH")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--input", action="append", default=[], metavar="NAME=SHAPE[:DTYPE[:FILL]]", dest="input_items",
+                        help="one input of forward, by parameter name or position (repeatable), "
+                             "e.g. input_ids=1,16:int64 attention_mask=1,16:int64:ones")
+    parser.add_argument("--inputs", metavar="FILE", dest="inputs_file",
+                        help=".json description of nested inputs, or tensors from a .pt (weights-only) or .safetensors")
+    parser.add_argument("--dtype", default=None,
+                        help="float32, float16, bfloat16, float64: the floating inputs and the model's floating "
+                             "parameters and buffers run in it (put back after the run); an integer dtype is the "
+                             "first input's")
+    parser.add_argument("--fill", default=None,
+                        help="the first input's fill: randn, rand, zeros, ones, randint[:LOW,HIGH], arange, or image:PATH")
+    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--grad", action="store_true", help="run with gradients enabled (a forward that differentiates)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--mode", choices=("eval", "train"), default="eval")
     parser.add_argument("--arch", help="torchvision architecture a state_dict file is loaded into")
@@ -179,25 +189,119 @@ def _open_session(args: argparse.Namespace, identities: Sequence[str] = (), meta
     """
     from inspector.core import inputs as inputs_mod
     from inspector.core.devices import resolve_device
+    from inspector.core.input_files import load_inputs_file
     from inspector.core.session import Session
 
     shape = inputs_mod.parse_shape(args.input_shape) if args.input_shape is not None else None
-    dtype = inputs_mod.dtype_name(args.dtype)
-    inputs_mod.check_fill(args.fill)
+    dtype = inputs_mod.dtype_name(args.dtype) if args.dtype is not None else None
+    items = [inputs_mod.parse_input_option(text) for text in args.input_items]
+    if args.fill is not None:
+        inputs_mod.check_fill(args.fill)
+    if args.seed is not None and not -(2**63) <= args.seed < 2**64:
+        raise inputs_mod.InputError(f"the seed {args.seed} is out of range; give a whole number from 0 to 2**64-1")
+    from_file = load_inputs_file(args.inputs_file) if args.inputs_file is not None else None
     device = resolve_device(args.device)
     session = Session.open(args.model, arch=args.arch, weights=args.weights, trust=args.trust, meta=meta)
     for name in identities:
         session.replace_with_identity(name)
-    if shape is not None:
-        layout = session.input_spec.layout if session.input_spec is not None else "tensor"
-        session.set_input(inputs_mod.InputSpec(shape, layout=layout))
-    spec = session.require_input().replace(dtype=dtype, fill=args.fill, seed=args.seed)
-    session.set_input(spec)
-    inputs_mod.check_fits(spec, device)
+    described = _input_of(session, args, shape, dtype, items, from_file)
+    if described is not None:
+        session.set_input(described)
+    inputs = session.require_inputs()
+    inputs_mod.check_call(session.model, inputs)
+    for spec in inputs.specs():
+        inputs_mod.check_fill(spec.fill, spec.dtype)
+    if dtype in inputs_mod.FLOAT_DTYPES:
+        session.dtype = dtype
+    session.grad = args.grad
+    inputs_mod.check_fits(
+        inputs.map_specs(lambda _, spec: spec.replace(dtype=dtype) if dtype and spec.floating else spec), device
+    )
     session.mode = args.mode
     if not meta:
         session.move_to(device)
     return session
+
+
+def _input_of(session: Any, args: argparse.Namespace, shape: Any, dtype: str | None, items: list[Any],
+              from_file: Any) -> Any:
+    """The input the options describe: the file's, the --input flags', or the natural one, then
+    --input-shape, --fill, --seed and an integer --dtype on the first tensor."""
+    from inspector.core import inputs as inputs_mod
+    from inspector.core.input_defaults import vocab_size
+
+    natural = session.inputs
+    if from_file is not None:
+        base = from_file
+    elif items or natural is None:
+        base = inputs_mod.ModelInput()
+    else:
+        base = natural
+    if shape is not None:
+        first = base.first_spec() if base is natural else None
+        if first is not None and (len(base.leaves()) > 1 or first.name):
+            # Several natural inputs (ids and their mask, two siamese branches): every one of the first's
+            # shape takes the new shape, keeping its dtype and fill.
+            old = first.shape
+            base = base.map_specs(
+                lambda _, spec: spec.replace(shape=shape, source="given") if spec.shape == old else spec
+            )
+        elif first is not None:
+            # The one-tensor shorthand keeps the natural layout (a list of images, a pair of frames).
+            spec = inputs_mod.InputSpec(shape, layout=first.layout, source="given")
+            base = inputs_mod.ModelInput([spec], {}, base.seed, base.origin)
+        else:
+            spec = inputs_mod.InputSpec(shape, source="given")
+            base = inputs_mod.ModelInput([spec, *base.args[1:]], dict(base.kwargs), base.seed, base.origin)
+    args_list, kwargs = list(base.args), dict(base.kwargs)
+    positions: dict[int, Any] = {}
+    for name, item_shape, item_dtype, item_fill in items:
+        item_dtype = item_dtype or "float32"
+        vocab = None if item_dtype in inputs_mod.FLOAT_DTYPES else vocab_size(session.model, name)
+        spec = inputs_mod.InputSpec(
+            item_shape, item_dtype, item_fill or inputs_mod.default_fill(name, item_dtype, vocab),
+            name=None if name.isdigit() else name, source="given",
+        )
+        if name.isdigit():
+            if int(name) in positions or (int(name) == 0 and shape is not None):
+                raise inputs_mod.InputError(f"input {name} is given twice")
+            positions[int(name)] = spec
+        else:
+            if name in kwargs and from_file is None:
+                raise inputs_mod.InputError(f"the input {name!r} is given twice")
+            kwargs[name] = spec
+    if positions:
+        for index, spec in sorted(positions.items()):
+            if index < len(args_list):
+                args_list[index] = spec
+            elif index == len(args_list):
+                args_list.append(spec)
+            else:
+                raise inputs_mod.InputError(
+                    f"input {index} is given but input {len(args_list)} is not; positions start at 0"
+                )
+    seed = args.seed if args.seed is not None else base.seed
+    result = inputs_mod.ModelInput(args_list, kwargs, seed, base.origin)
+    specs = [(path, leaf) for path, leaf in result.leaves() if isinstance(leaf, inputs_mod.InputSpec)]
+    if not result.leaves() and natural is None:
+        return None
+    first_path = specs[0][0] if specs else None
+
+    def first_only(path: str, spec: Any) -> Any:
+        # --fill and an integer --dtype describe the first tensor, as they did when there was only one.
+        if path != first_path:
+            return spec
+        if dtype is not None and dtype not in inputs_mod.FLOAT_DTYPES:
+            fill = args.fill or spec.fill
+            if args.fill is None and (fill in inputs_mod.FLOAT_ONLY_FILLS or fill.startswith("randint")):
+                name = spec.name or path
+                fill = inputs_mod.default_fill(name, dtype, vocab_size(session.model, name))
+            return spec.replace(dtype=dtype, fill=fill)
+        if args.fill is not None:
+            return spec.replace(fill=args.fill)
+        return spec
+
+    return result.map_specs(first_only)
 
 
 def _report(args: argparse.Namespace) -> int:

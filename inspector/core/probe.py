@@ -280,6 +280,8 @@ def run(
     histogram: bool = True,
     keep_output: bool = False,
     call: Callable[[nn.Module, tuple[Any, ...]], Any] | None = None,
+    kwargs: dict[str, Any] | None = None,
+    grad: bool = False,
 ) -> ProbeRun:
     """Run ``model`` once on ``inputs`` and record every module's calls.
 
@@ -293,12 +295,15 @@ def run(
     other; only the user's own Ctrl-C propagates (see
     :func:`inspector.core.watch.from_user`). ``call(model, args)`` replaces
     the plain ``model(*args)`` (the meta-device run calls through
-    ``torch.func.functional_call``).
+    ``torch.func.functional_call``). ``kwargs`` are keyword arguments of the
+    forward; ``grad`` runs it with gradients enabled, for models that
+    differentiate inside their forward.
     """
     if mode not in ("eval", "train"):
         raise ValueError(f"mode must be 'eval' or 'train', not {mode!r}")
     args = _input_args(inputs)
-    device = _device_of(args, model)
+    kwargs = kwargs or {}
+    device = _device_of((*args, kwargs), model)
     meta = device.type == "meta"
     named = list(model.named_modules())
     names = {id(m): n for n, m in named}
@@ -319,8 +324,8 @@ def run(
             for _, module in named:
                 handles.append(module.register_forward_pre_hook(recorder.pre))
                 handles.append(module.register_forward_hook(recorder.post))
-        with torch.no_grad():
-            output = call(model, args) if call is not None else model(*args)
+        with torch.enable_grad() if grad else torch.no_grad():
+            output = call(model, args) if call is not None else model(*args, **kwargs)
         # A model that catches the stop (``except Exception``) returns as if
         # nothing happened; asked once more after the forward, it is a cancel.
         cancelled = recorder.stopped or (should_stop is not None and should_stop())

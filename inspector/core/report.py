@@ -21,7 +21,7 @@ SCHEMA = "model-inspector/report@1"
 
 def build_report(session: Session, run: ProbeRun) -> dict[str, Any]:
     """The report of ``run``, made on the session's model as it is now."""
-    spec = session.require_input()
+    section = input_section(session)
     replaced = set(session.replaced)
     scripted = session.read_only
     layers = []
@@ -60,13 +60,38 @@ def build_report(session: Session, run: ProbeRun) -> dict[str, Any]:
         },
         "device": run.device,
         "mode": run.mode,
-        "input": spec.as_dict(),
+        "input": section,
         "replaced": list(session.replaced),
         "ok": run.ok,
         "error": run.error.as_dict() if run.error is not None else None,
         "output": {"shapes": run.output_shapes},
         "layers": layers,
     }
+
+
+def input_section(session: Session) -> dict[str, Any]:
+    """The report's ``input``: the first tensor's ``shape``/``dtype``/``fill``/``seed`` as in the first round,
+    and ``inputs``, every input with its name, shape, dtype, fill, value range and where it came from."""
+    from inspector.core.inputs import positional_names
+
+    inputs = session.require_inputs()
+    if session.dtype is not None:
+        # The run's dtype is what the floating inputs were made in.
+        inputs = inputs.map_specs(lambda _, spec: spec.replace(dtype=session.dtype) if spec.floating else spec)
+    first = inputs.first_spec()
+    section: dict[str, Any] = first.as_dict() if first is not None else {"shape": None, "dtype": None, "fill": None}
+    section["seed"] = inputs.seed
+    entries = inputs.describe()
+    names = positional_names(session.model)
+    for entry in entries:
+        position = entry.get("position")
+        if position is not None and entry["name"] == str(position) and position < len(names):
+            entry["name"] = names[position]
+    section["inputs"] = entries
+    section["source"] = entries[0]["source"] if entries else None
+    section["model_dtype"] = session.dtype
+    section["grad"] = session.grad
+    return section
 
 
 def clean_numbers(value: Any) -> Any:

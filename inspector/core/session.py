@@ -17,8 +17,18 @@ from inspector.core import probe, shapes
 from inspector.core.devices import resolve_device
 from inspector.core.edits import Edit, ModelEditor
 from inspector.core.errors import InputError
-from inspector.core.inputs import InputSpec, make_inputs, natural_input
+from inspector.core.input_defaults import natural_inputs
+from inspector.core.inputs import (
+    InputSpec,
+    ModelInput,
+    as_model_input,
+    as_positional,
+    make_call,
+    parse_dtype,
+    resolve_fills,
+)
 from inspector.core.loading import LoadedModel, load_model
+from inspector.core.precision import model_dtype
 from inspector.core.summary import summary_text
 from inspector.core.tree import ModuleNode, build_tree, count_params
 
@@ -29,7 +39,18 @@ class Session:
     def __init__(self, loaded: LoadedModel) -> None:
         self.loaded = loaded
         self.editor = ModelEditor(loaded.module, read_only=loaded.read_only)
-        self.input_spec: InputSpec | None = natural_input(loaded.module, loaded.arch, loaded.task)
+        self.inputs: ModelInput | None = None
+        """Everything the forward is called with (None: no natural input is known; see ``input_problem``)."""
+        self.input_problem: str | None = None
+        """Why no natural input is known, when the model says (a lazy first layer)."""
+        try:
+            self.inputs = natural_inputs(loaded.module, loaded.arch, loaded.task)
+        except InputError as error:
+            self.input_problem = str(error)
+        self.dtype: str | None = None
+        """The floating dtype the model and its floating inputs run in (``--dtype``); None: as they are."""
+        self.grad = False
+        """Run with gradients enabled (models that differentiate inside their forward)."""
         self.device = torch.device("cpu")
         self.mode = "eval"
         self.last_run: probe.ProbeRun | None = None
@@ -105,18 +126,39 @@ class Session:
         self.editor.move_stash(target)
         self.device = target
 
-    def set_input(self, spec: InputSpec) -> None:
-        self.input_spec = spec
+    @property
+    def input_spec(self) -> InputSpec | None:
+        """The first tensor of the input (the whole input of a one-tensor model), with the input's seed."""
+        return self.inputs.first_spec() if self.inputs is not None else None
+
+    def set_input(self, spec: InputSpec | ModelInput) -> None:
+        """Use ``spec`` from now on; bare ``randint`` token ids take the model's vocabulary."""
+        self.inputs = resolve_fills(self.model, as_model_input(spec))
 
     def require_input(self) -> InputSpec:
-        if self.input_spec is None:
+        """The first tensor of the input; :class:`InputError` when none is known."""
+        spec = self.require_inputs().first_spec()
+        if spec is None:
+            raise InputError("the input has no tensor; give one (e.g. --input-shape 1,3,224,224)")
+        return spec
+
+    def require_inputs(self) -> ModelInput:
+        """The whole input; :class:`InputError` (saying what to give) when none is known."""
+        if self.inputs is None:
             raise InputError(
-                "no natural input is known for this model; give an input shape (e.g. --input-shape 1,3,224,224)"
+                self.input_problem
+                or "no natural input is known for this model; give an input shape (e.g. --input-shape 1,3,224,224)"
             )
-        return self.input_spec
+        return self.inputs
+
+    def make_call(self, device: torch.device | str | None = None) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        """``(args, kwargs)`` of the forward, on ``device`` (the session's by default), in the run's dtype."""
+        return make_call(self.require_inputs(), device or self.device, arch=self.loaded.arch, float_dtype=self.dtype)
 
     def make_inputs(self, device: torch.device | str | None = None) -> tuple[Any, ...]:
-        return make_inputs(self.require_input(), device or self.device, arch=self.loaded.arch)
+        """The input as positional arguments only, for the tools that call ``model(*args)``."""
+        args, kwargs = self.make_call(device)
+        return as_positional(self.model, args, kwargs)
 
     # ----------------------------------------------------------------- runs
 
@@ -129,22 +171,26 @@ class Session:
         keep_output: bool = False,
     ) -> probe.ProbeRun:
         """Run the sample input through the model as it is now, recording every module."""
-        spec = self.require_input()
+        inputs = self.require_inputs()
         if meta or self.on_meta:
             shapes.check_meta_supported(self.loaded.task, self.read_only)
             result = shapes.meta_run(
-                self.model, spec, mode=self.mode, on_progress=on_progress, should_stop=should_stop
+                self.model, inputs, mode=self.mode, on_progress=on_progress, should_stop=should_stop,
+                float_dtype=self.dtype,
             )
         else:
-            args = make_inputs(spec, self.device, arch=self.loaded.arch)
-            result = probe.run(
-                self.model,
-                args,
-                mode=self.mode,
-                on_progress=on_progress,
-                should_stop=should_stop,
-                keep_output=keep_output,
-            )
+            args, kwargs = self.make_call()
+            with model_dtype(self.model, parse_dtype(self.dtype) if self.dtype is not None else None):
+                result = probe.run(
+                    self.model,
+                    args,
+                    mode=self.mode,
+                    on_progress=on_progress,
+                    should_stop=should_stop,
+                    keep_output=keep_output,
+                    kwargs=kwargs,
+                    grad=self.grad,
+                )
         if not result.cancelled:
             self.last_run = result
             if not self.replaced:
@@ -153,4 +199,5 @@ class Session:
 
     def summary(self, depth: int = 4) -> str:
         """The torchinfo table for the current model and input."""
-        return summary_text(self.model, self.make_inputs(), depth=depth, mode=self.mode)
+        with model_dtype(self.model, parse_dtype(self.dtype) if self.dtype is not None else None):
+            return summary_text(self.model, self.make_inputs(), depth=depth, mode=self.mode)

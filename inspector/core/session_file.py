@@ -24,6 +24,7 @@ import numpy as np
 
 from inspector.core.devices import resolve_device
 from inspector.core.errors import InspectorError, TrustRequired
+from inspector.core.input_files import inputs_from_json, inputs_to_json
 from inspector.core.inputs import InputSpec, check_fill, parse_dtype
 from inspector.core.probe import CallRecord, ModuleRecord, ProbeError, ProbeRun
 from inspector.core.report import dumps, write_atomic
@@ -59,6 +60,13 @@ def _fill_for_file(fill: str) -> str:
     if fill.startswith("image:"):
         return "image:" + os.path.abspath(fill[len("image:"):])
     return fill
+
+
+def _inputs_for_file(session: Session) -> dict[str, Any] | None:
+    inputs = session.inputs
+    if inputs is None or (len(inputs.args) == 1 and not inputs.kwargs and isinstance(inputs.args[0], InputSpec)):
+        return None
+    return inputs_to_json(inputs, fill_path=_fill_for_file)
 
 
 def _histogram_dict(histogram: Histogram | None) -> dict[str, Any] | None:
@@ -119,6 +127,9 @@ def session_to_dict(session: Session) -> dict[str, Any]:
         },
         "edits": list(session.replaced),
         "input": None if spec is None else {**spec.as_dict(), "fill": _fill_for_file(spec.fill), "layout": spec.layout},
+        # Every input (names, positions, nested parts) when there is more than the one tensor that
+        # "input" above describes; "input" stays the first one, for older readers.
+        "inputs": _inputs_for_file(session),
         "device": str(session.device),
         "mode": session.mode,
         "last_run": run_to_dict(session.last_run) if session.last_run is not None else None,
@@ -425,7 +436,10 @@ def open_session(path: str, *, trust: bool = False) -> tuple[Session, list[str]]
         except InspectorError as error:
             edits_ok = False
             problems.append(f"the edit {edit!r} no longer applies: {error}")
-    _restore_input(session, saved_input, problems)
+    if data.get("inputs") is not None:
+        _restore_inputs(session, data["inputs"], problems)
+    else:
+        _restore_input(session, saved_input, problems)
     _restore_device(session, device, problems)
     if isinstance(mode, str) and mode in ("eval", "train"):
         session.mode = mode
@@ -459,6 +473,21 @@ def _restore_input(session: Session, saved: Any, problems: list[str]) -> None:
         return
     if fill.startswith("image:") and not os.path.exists(fill[len("image:"):]):
         problems.append(f"the input image {fill[len('image:'):]!r} is missing; a new run will fail until it is found")
+
+
+def _restore_inputs(session: Session, saved: Any, problems: list[str]) -> None:
+    """The list of inputs of a session file from the second round on."""
+    try:
+        inputs = inputs_from_json(saved)
+    except (InspectorError, AttributeError, KeyError, TypeError, ValueError, OverflowError) as error:
+        problems.append(f"the saved inputs could not be used ({error}); the model's natural input is set instead")
+        return
+    session.set_input(inputs)
+    for spec in inputs.specs():
+        if spec.fill.startswith("image:") and not os.path.exists(spec.fill[len("image:"):]):
+            problems.append(
+                f"the input image {spec.fill[len('image:'):]} is missing; a new run will fail until it is found"
+            )
 
 
 def _restore_device(session: Session, device: str | None, problems: list[str]) -> None:

@@ -16,7 +16,7 @@ from torch import nn
 
 from inspector.core import probe
 from inspector.core.errors import MetaUnsupported
-from inspector.core.inputs import InputSpec, make_inputs
+from inspector.core.inputs import InputSpec, ModelInput, make_call, parse_dtype
 from inspector.core.meta_shortcuts import ShapeShortcuts
 
 META_HINT = "the meta device has shapes but no values, and this model reads values; run without --meta"
@@ -40,27 +40,33 @@ def _all_meta(model: nn.Module) -> bool:
 
 def meta_run(
     model: nn.Module,
-    spec: InputSpec,
+    spec: InputSpec | ModelInput,
     *,
     mode: str = "eval",
     on_progress: probe.ProgressCallback | None = None,
     should_stop: probe.StopCallback | None = None,
+    float_dtype: str | None = None,
 ) -> probe.ProbeRun:
-    """Every module's output shapes, computed on the meta device; statistics and times are None."""
-    args = make_inputs(spec, "meta")
+    """Every module's output shapes, computed on the meta device; statistics and times are None.
+
+    ``float_dtype`` (``--dtype``) runs the floating inputs, parameters and buffers in that dtype.
+    """
+    args, kwargs = make_call(spec, "meta", float_dtype=float_dtype)
+    cast = parse_dtype(float_dtype) if float_dtype is not None else None
     call = None
-    if not _all_meta(model):
+    if not _all_meta(model) or kwargs or cast is not None:
         stand_ins = {
-            name: torch.empty_like(t, device="meta")
+            name: torch.empty_like(t, device="meta", dtype=cast if cast is not None and t.is_floating_point() else None)
             for name, t in list(model.named_parameters(remove_duplicate=False))
             + list(model.named_buffers(remove_duplicate=False))
         }
 
         def call(module: nn.Module, arguments: tuple[Any, ...]) -> Any:
-            return torch.func.functional_call(module, stand_ins, arguments, tie_weights=True, strict=False)
+            return torch.func.functional_call(module, stand_ins, arguments, kwargs, tie_weights=True, strict=False)
 
     with ShapeShortcuts():
-        run = probe.run(model, args, mode=mode, on_progress=on_progress, should_stop=should_stop, call=call)
+        run = probe.run(model, args, mode=mode, on_progress=on_progress, should_stop=should_stop, call=call,
+                        kwargs=kwargs)
     if run.error is not None and _reads_values(run.error.message):
         run.error.message = f"{run.error.message} ({META_HINT})"
     return run

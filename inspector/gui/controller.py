@@ -33,7 +33,7 @@ from inspector.gui.tree_model import format_shapes
 if TYPE_CHECKING:
     from inspector.core.edits import Edit
     from inspector.core.errors import InspectorError
-    from inspector.core.inputs import InputSpec
+    from inspector.core.inputs import InputSpec, ModelInput
     from inspector.core.probe import ProbeRun
     from inspector.core.session import Session
     from inspector.core.tree import ModuleNode
@@ -344,7 +344,7 @@ class SessionController(QObject):
 
     # ----------------------------------------------------------------- runs and summaries
 
-    def start_run(self, spec: InputSpec, device: str, mode: str) -> bool:
+    def start_run(self, spec: InputSpec | ModelInput, device: str, mode: str) -> bool:
         """Run ``spec`` through the model on ``device`` in ``mode``, on a worker; False when busy."""
         if self.session is None or self.busy or self._closing:
             return False
@@ -388,15 +388,18 @@ class SessionController(QObject):
                       "" if isinstance(error, (InspectorError, MemoryError)) else trace)
         self.sig_run_finished.emit(None)
 
-    def start_summary(self, spec: InputSpec, mode: str) -> bool:
+    def start_summary(self, spec: InputSpec | ModelInput, mode: str) -> bool:
         """Compute the torchinfo summary of the model as it is now, on a worker; False when busy."""
+        from inspector.core.inputs import as_model_input
+
         if self.session is None or self.busy or self._closing:
             return False
         session = self.session
         session.set_input(spec)
         session.mode = mode
+        shapes = [list(leaf.shape) for leaf in as_model_input(spec).specs()]
         caption = (f"{session.source}{' (edited)' if session.replaced else ''}, "
-                   f"input {format_shapes([list(spec.shape)])}, {mode} mode")
+                   f"input {format_shapes(shapes)}, {mode} mode")
         self._start(
             "summary",
             lambda progress, stop: session.summary(),

@@ -332,7 +332,7 @@ class MainWindow(QMainWindow):
         if session is None or self.busy:
             return False
         try:
-            session.set_input(self.input_panel.spec())
+            session.set_input(self.input_panel.inputs())
         except InspectorError:
             pass  # the session keeps the last input that worked
         session.mode = self.input_panel.mode()
@@ -364,7 +364,7 @@ class MainWindow(QMainWindow):
         self.banner.hide()
         self.input_panel.set_running(False)
         self.input_panel.set_devices(available_devices())
-        self.input_panel.set_spec(session.input_spec)
+        self.input_panel.set_inputs(session.inputs)
         self.input_panel.set_device(str(session.device))
         self.input_panel.set_mode(session.mode)
         self.input_panel.finish_progress("not run yet")
@@ -445,7 +445,7 @@ class MainWindow(QMainWindow):
         if self.session is None or self.busy:
             return False
         try:
-            spec = self.input_panel.spec()
+            spec = self.input_panel.inputs()
         except InspectorError as error:
             self.input_panel.show_problem(str(error))
             self._report("The input cannot be built", str(error), level="warning")
@@ -569,7 +569,7 @@ class MainWindow(QMainWindow):
         if self.session is None or self.busy:
             return
         try:
-            spec = self.input_panel.spec()
+            spec = self.input_panel.inputs()
         except InspectorError as error:
             self.summary_panel.set_message(f"No summary: {error}")
             self.sig_summary_finished.emit(str(error))

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject, QThread, Signal
 
 if TYPE_CHECKING:
-    from inspector.core.inputs import InputSpec
+    from inspector.core.inputs import InputSpec, ModelInput
     from inspector.core.probe import ProbeRun
     from inspector.core.session import Session
 
@@ -130,7 +130,7 @@ def abandoned_running() -> list[Worker]:
     return list(_abandoned)
 
 
-def probe_job(session: Session, spec: InputSpec, device: str, mode: str) -> Job:
+def probe_job(session: Session, spec: InputSpec | ModelInput, device: str, mode: str) -> Job:
     """The job of one run: move the model to ``device``, check the input fits, run it.
 
     Moving a big model to an accelerator takes time too, so it happens here,
