@@ -34,6 +34,7 @@ from typing import Any
 import torch
 
 from inspector.core.errors import InspectorError
+from inspector.core.passthrough import rebuild_lines
 from inspector.core.probe import ProbeRun, tensors_in
 from inspector.core.report import build_report, dumps, write_atomic
 from inspector.core.session import Session
@@ -168,7 +169,7 @@ def rebuild_snippet(session: Session, state_file: str | None = STATE_FILE) -> st
     output shapes as JSON, e.g. ``[[1, 512]]``.
     """
     imports, build = _build_lines(session)
-    edits = [_edit_line(path) for path in session.replaced]
+    edits = rebuild_lines(session.model, session.replaced, _edit_line)
     described = ", ".join(session.replaced) if session.replaced else "no layer"
     lines = [
         f'"""Rebuild {session.source} as edited in Model Inspector: {described} replaced with nn.Identity.',
