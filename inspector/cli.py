@@ -30,15 +30,18 @@ class _Parser(argparse.ArgumentParser):
 
 def _add_model_and_input_options(parser: argparse.ArgumentParser) -> None:
     """MODEL and the options that load it and build its sample input (shared by report and sweep)."""
-    parser.add_argument("model", help="torchvision name, file, or module:callable")
+    parser.add_argument("model", help="torchvision name, timm:NAME, hf:TYPE|PATH|org/name, file, or module:callable")
     parser.add_argument("--input-shape", metavar="SHAPE", help="e.g. 1,3,224,224 (default: the model's natural input)")
     parser.add_argument("--dtype", default="float32")
     parser.add_argument("--fill", default="randn", help="randn, rand, zeros, ones, or image:PATH")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--mode", choices=("eval", "train"), default="eval")
-    parser.add_argument("--arch", help="torchvision architecture a state_dict file is loaded into")
-    parser.add_argument("--weights", help="torchvision weights enum name, e.g. DEFAULT")
+    parser.add_argument("--arch", help="architecture a state_dict file is loaded into: any MODEL source (resnet18, timm:NAME, hf:...)")
+    parser.add_argument("--weights", help="torchvision weights enum name, e.g. DEFAULT (timm: any value asks for timm's pretrained weights)")
+    parser.add_argument("--hf-class", metavar="CLASS", help="hf: the transformers class to build (default AutoModel)")
+    parser.add_argument("--config", action="append", default=[], metavar="KEY=VALUE",
+                        help="hf: override a configuration field, e.g. num_hidden_layers=2 (repeatable)")
     parser.add_argument("--trust", action="store_true", help="allow full unpickling of a pickled model file")
 
 
@@ -71,7 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--leaves", action="store_true", help="only modules without children")
     sweep.add_argument("--json", default="-", metavar="PATH", help="where the result goes (- is standard output)")
 
-    models = commands.add_parser("list-models", help="list torchvision models, TASK<TAB>NAME")
+    models = commands.add_parser("list-models", help="list models: torchvision TASK<TAB>NAME, or one name a line for timm/hf")
+    models.add_argument("--source", choices=("torchvision", "timm", "hf"), default="torchvision",
+                        help="timm: every timm architecture; hf: every transformers model type")
     models.add_argument(
         "--task",
         default="classification",
@@ -100,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command in (None, "gui"):
             return _gui(args)
         if args.command == "list-models":
-            return _list_models(args.task)
+            return _list_models(args.task, args.source)
         if args.command == "sweep":
             return _sweep(args)
         return _report(args)
@@ -126,8 +131,19 @@ def _gui(args: argparse.Namespace) -> int:
     return gui_main(model, **options)
 
 
-def _list_models(task: str) -> int:
+def _list_models(task: str, source: str = "torchvision") -> int:
     from inspector.core.loading import list_models
+
+    if source != "torchvision":
+        from inspector.core.errors import InspectorError
+        from inspector.core.sources import hf_source, timm_source
+
+        try:
+            names = timm_source.list_models() if source == "timm" else hf_source.model_types()
+        except InspectorError as error:
+            raise UsageError(str(error)) from None
+        print("\n".join(f"{source}:{name}" for name in names))
+        return EXIT_OK
 
     for task_name, name in list_models(task):
         print(f"{task_name}\t{name}")
@@ -142,12 +158,14 @@ def _open_session(args: argparse.Namespace, identities: Sequence[str] = (), meta
     from inspector.core import inputs as inputs_mod
     from inspector.core.devices import resolve_device
     from inspector.core.session import Session
+    from inspector.core.sources.hf_source import parse_config_overrides
 
     shape = inputs_mod.parse_shape(args.input_shape) if args.input_shape is not None else None
     dtype = inputs_mod.dtype_name(args.dtype)
     inputs_mod.check_fill(args.fill)
     device = resolve_device(args.device)
-    session = Session.open(args.model, arch=args.arch, weights=args.weights, trust=args.trust, meta=meta)
+    session = Session.open(args.model, arch=args.arch, weights=args.weights, trust=args.trust, meta=meta,
+                           hf_class=args.hf_class, config=parse_config_overrides(args.config))
     for name in identities:
         session.replace_with_identity(name)
     if shape is not None:

@@ -50,8 +50,11 @@ def meta_run(
     args = make_inputs(spec, "meta")
     call = None
     if not _all_meta(model):
+        # One stand-in per distinct tensor: tied weights (GPT-2's lm_head and
+        # wte) must stay one tensor, or functional_call refuses the tie.
+        by_tensor: dict[int, torch.Tensor] = {}
         stand_ins = {
-            name: torch.empty_like(t, device="meta")
+            name: by_tensor.setdefault(id(t), torch.empty_like(t, device="meta"))
             for name, t in list(model.named_parameters(remove_duplicate=False))
             + list(model.named_buffers(remove_duplicate=False))
         }

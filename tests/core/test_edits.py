@@ -230,7 +230,7 @@ def _check_only_identities_were_added(model: nn.Module, editor: ModelEditor, ori
     for name, module in model.named_modules(remove_duplicate=False):
         assert name in original, f"an edit added the module {name!r}"
         if module is not original[name]:
-            assert type(module) is nn.Identity and name in editor.replaced, name
+            assert isinstance(module, nn.Identity) and name in editor.replaced, name
         assert sorted(vars(original[name])) == attrs[name], f"{name} gained or lost an attribute"
 
 
