@@ -412,7 +412,10 @@ def load_file(
                 program = torch.export.load(path)
         except Exception as error:  # noqa: BLE001
             raise ModelLoadError(f"{path} cannot be read as a torch.export program: {_first_line(error)}") from None
-        return LoadedModel(program.module(), path, "export")
+        from inspector.core.sources.export_source import module_of
+
+        module, notes = module_of(program)  # the module tree back, so every layer is probed
+        return LoadedModel(module, path, "export", notes=notes)
     if not names and not _is_pickle(path):
         raise ModelLoadError(f"{path} is not a PyTorch model file (neither a zip archive nor a pickle)")
     try:

@@ -279,7 +279,7 @@ def _check_sequence(name: str, ops: list[tuple[str, int]]) -> None:
         for path in editor.replaced:
             outer = [p for p in editor.replaced if path.startswith(p + ".")]
             if not outer:
-                assert type(model.get_submodule(path)) is nn.Identity
+                assert isinstance(model.get_submodule(path), nn.Identity)
     if editor.replaced:
         editor.restore_all()
         assert dict(model.named_modules(remove_duplicate=False)) == original
