@@ -150,8 +150,8 @@ def guess_from_first_layer(model: nn.Module) -> InputSpec | None:
     for _, module in model.named_modules():
         kind = type_name(module)
         weight = getattr(module, "weight", None)
-        if not isinstance(weight, torch.Tensor) or weight.dim() < 2:
-            continue
+        if not isinstance(weight, torch.Tensor) or isinstance(weight, nn.parameter.UninitializedTensorMixin) or weight.dim() < 2:
+            continue  # (a LazyModule's weight has no shape before the first run)
         if kind == "Conv2d":
             return InputSpec((1, _in_channels(module, weight), 224, 224))
         if kind == "Conv1d":

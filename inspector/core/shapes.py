@@ -64,9 +64,23 @@ def meta_run(
 
     with ShapeShortcuts():
         run = probe.run(model, args, mode=mode, on_progress=on_progress, should_stop=should_stop, call=call)
-    if run.error is not None and _reads_values(run.error.message):
+    if run.error is not None and _mixes_devices(run.error.message):
+        where = f"in {run.error.module!r} ({run.error.type_name})" if run.error.module else "in the model's forward"
+        run.error.message = f"{run.error.message} ({DEVICE_HINT.format(where=where)})"
+    elif run.error is not None and _reads_values(run.error.message):
         run.error.message = f"{run.error.message} ({META_HINT})"
     return run
+
+
+DEVICE_HINT = (
+    "a tensor created {where} without device= is on the CPU while the run is on meta; "
+    "create it on the input's device (device=x.device), or run without --meta"
+)
+
+
+def _mixes_devices(message: str) -> bool:
+    text = message.lower()
+    return "meta" in text and ("device cpu" in text or "devices" in text) and "expected" in text
 
 
 def _reads_values(message: str) -> bool:
