@@ -38,6 +38,7 @@ from inspector.core.passthrough import rebuild_lines
 from inspector.core.probe import ProbeRun, tensors_in
 from inspector.core.report import build_report, dumps, write_atomic
 from inspector.core.session import Session
+from inspector.core.sources.rebuild import build_lines
 
 STATE_FILE = "model_state_dict.pt"
 SNIPPET_FILE = "rebuild_model.py"
@@ -95,6 +96,9 @@ def _num_classes_from_notes(notes: list[str]) -> int | None:
 def _build_lines(session: Session) -> tuple[list[str], list[str]]:
     """(import lines, lines that leave ``model`` built from its source, before the edits)."""
     loaded = session.loaded
+    from_sources = build_lines(loaded)  # timm, hf, .pt2 and their --arch forms
+    if from_sources is not None:
+        return from_sources
     imports = ["import torch", "from torch import nn"]
     if loaded.kind in ("torchvision", "state_dict") and loaded.arch:
         imports.append("import torchvision")

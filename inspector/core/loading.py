@@ -48,6 +48,8 @@ class LoadedModel:
     weights: str | None = None
     notes: list[str] = field(default_factory=list)
     """Things the loader did that a person should know (a stripped prefix, an inferred head size)."""
+    build_options: dict[str, Any] = field(default_factory=dict)
+    """``hf_class`` and ``config`` of an ``hf:`` model or architecture, to build it again."""
 
     @property
     def read_only(self) -> bool:
@@ -635,14 +637,16 @@ def load_model(
         from inspector.core.sources import hf_source
 
         module, source, notes = hf_source.build(text.removeprefix(hf_source.PREFIX), meta=meta, **hf_options)
-        return LoadedModel(module, source, "hf", arch=source, notes=notes)
+        return LoadedModel(module, source, "hf", arch=source, notes=notes, build_options=hf_options)
     if form == "callable":
         from inspector.core.sources.arch import meta_context
 
         with meta_context(meta):  # the factory's tensors on meta: nothing allocated
             return load_callable(text)
     if form == "file":
-        return load_file(text, arch=arch, trust=trust, **hf_options)
+        loaded = load_file(text, arch=arch, trust=trust, **hf_options)
+        loaded.build_options = hf_options
+        return loaded
     name = text.removeprefix("torchvision:")
     module = build_torchvision(name, weights, meta=meta)
     return LoadedModel(module, f"torchvision:{name}", "torchvision", arch=name, task=task_of(name), weights=weights)

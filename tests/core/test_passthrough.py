@@ -232,3 +232,24 @@ def test_meta_run_of_a_real_model_with_a_removed_block():
     run = meta_run(model, InputSpec(shape=(2, 7), dtype="int64", fill="zeros"))
     assert run.ok, run.error
     assert run.records["h.1"].calls[0].output_shapes == [[2, 7, 32]]
+
+
+def test_rebuild_script_makes_the_same_block_removal(tmp_path):
+    pytest.importorskip("transformers")
+    from inspector.core.export import export_session
+    from inspector.core.inputs import InputSpec
+    from inspector.core.session import Session
+    from tests.helpers import run_subprocess
+
+    session = Session.open("hf:gpt2", config={"n_layer": 3, "n_embd": 32, "n_head": 2})
+    session.set_input(InputSpec((1, 8), dtype="int64", fill="zeros"))
+    session.replace_with_identity("h.1")
+    run = session.run()
+    assert run.ok, run.error
+    result = export_session(session, str(tmp_path / "out"), run=run)
+    script = tmp_path / "out" / "rebuild_model.py"
+    assert "PassThroughIdentity(model.get_submodule('h.1'))" in script.read_text()
+    done = run_subprocess([str(script)], timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[[1, 8, 32]]"
+    assert result.files
