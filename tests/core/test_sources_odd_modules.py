@@ -86,3 +86,42 @@ def test_a_meta_failure_on_a_tensor_made_without_device_says_so_and_names_the_mo
     run = session.run(meta=True)
     assert run.error is not None and run.error.module == "1"
     assert "without device=" in run.error.message and "'1' (MakesCpuTensor)" in run.error.message
+
+
+def test_meta_builds_a_callable_without_allocating():
+    from inspector.core.loading import load_model
+    from tests.helpers import ROOT
+
+    loaded = load_model(f"{ROOT / 'tests' / 'models.py'}:TinyCNN", meta=True)
+    tensors = list(loaded.module.parameters()) + list(loaded.module.buffers())
+    assert tensors and all(t.is_meta for t in tensors)
+    session = Session(loaded)
+    session.set_input(InputSpec((1, 3, 16, 16)))
+    run = session.run(meta=True)
+    assert run.ok and run.output_shapes == [[1, 4]]
+
+
+def test_meta_memory_of_a_timm_model_stays_near_the_import_floor():
+    import pytest
+
+    pytest.importorskip("timm")
+    from tests.helpers import run_subprocess
+
+    # VmHWM (the peak) after the imports, then after building the 300M-parameter
+    # model on meta: a real build would take 1.2 GB.
+    code = (
+        "import torch, timm\n"
+        "from inspector.core.loading import load_model\n"
+        "def peak():\n"
+        "    return next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM')) * 1024\n"
+        "load_model('timm:resnet18', meta=True)\n"  # timm's registry and lazy imports: part of the floor
+        "floor = peak()\n"
+        "model = load_model('timm:vit_large_patch16_224', meta=True).module\n"
+        "assert all(p.is_meta for p in model.parameters())\n"
+        "print(peak() - floor, sum(p.numel() for p in model.parameters()))\n"
+    )
+    done = run_subprocess(["-c", code], timeout=600)
+    assert done.returncode == 0, done.stderr
+    grown, params = (int(v) for v in done.stdout.split())
+    assert params > 300_000_000
+    assert grown < 50 * 2**20, f"the meta build grew the peak by {grown / 2**20:.0f} MiB"
