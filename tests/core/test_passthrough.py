@@ -253,3 +253,45 @@ def test_rebuild_script_makes_the_same_block_removal(tmp_path):
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[[1, 8, 32]]"
     assert result.files
+
+
+def test_the_cache_is_as_deletion_leaves_it():
+    # Learning the call runs the block on a copy of the cache: the model's own cache
+    # gets nothing for the removed layer, as when the layer is deleted.
+    model = _hf("gpt2", n_layer=3, n_embd=32, n_head=2).eval()
+    deleted = copy.deepcopy(model)
+    del deleted.h[1]
+    ModelEditor(model).replace_with_identity("h.1")
+    with torch.no_grad():
+        mine = model(IDS, use_cache=True).past_key_values
+        theirs = deleted(IDS, use_cache=True).past_key_values
+    assert len(mine.layers) == len(theirs.layers) == 3
+    for layer, (a, b) in enumerate(zip(mine.layers, theirs.layers, strict=True)):
+        keys_a, keys_b = getattr(a, "keys", None), getattr(b, "keys", None)
+        assert (keys_a is None) == (keys_b is None), layer
+        if keys_a is not None:
+            assert torch.equal(keys_a, keys_b) and torch.equal(a.values, b.values), layer
+
+
+def test_learning_the_call_draws_no_random_numbers():
+    # In train mode dropout draws from the generator: the learning run must not,
+    # or everything after the Identity would differ from the deleted model.
+    class Block(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = nn.Linear(4, 4)
+            self.drop = nn.Dropout(0.5)
+
+        def forward(self, x: torch.Tensor, scale: float) -> tuple[torch.Tensor, torch.Tensor]:
+            y = self.drop(self.fc(x)) * scale
+            return y, y.mean()
+
+    stand_in = PassThroughIdentity(Block().train())
+    torch.manual_seed(0)
+    x = torch.randn(2, 4)
+    out, extra = stand_in(x, 2.0)
+    assert out is x and extra is None and stand_in._learn_error is None
+    after_learning = torch.rand(3)
+    torch.manual_seed(0)
+    torch.randn(2, 4)
+    assert torch.equal(after_learning, torch.rand(3))
