@@ -34,7 +34,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _add_model_and_input_options(parser: argparse.ArgumentParser) -> None:
     """MODEL and the options that load it and build its sample input (shared by report and sweep)."""
-    parser.add_argument("model", help="torchvision name, file, or module:callable")
+    parser.add_argument("model", help="torchvision name, timm:NAME, hf:TYPE|PATH|org/name, file, or module:callable")
     parser.add_argument("--input-shape", metavar="SHAPE", help="e.g. 1,3,224,224 (default: the model's natural input)")
     parser.add_argument("--input", action="append", default=[], metavar="NAME=SHAPE[:DTYPE[:FILL]]", dest="input_items",
                         help="one input of forward, by parameter name or position (repeatable), "
@@ -51,8 +51,11 @@ def _add_model_and_input_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--grad", action="store_true", help="run with gradients enabled (a forward that differentiates)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--mode", choices=("eval", "train"), default="eval")
-    parser.add_argument("--arch", help="torchvision architecture a state_dict file is loaded into")
-    parser.add_argument("--weights", help="torchvision weights enum name, e.g. DEFAULT")
+    parser.add_argument("--arch", help="architecture a state_dict file is loaded into: any MODEL source (resnet18, timm:NAME, hf:...)")
+    parser.add_argument("--weights", help="torchvision weights enum name, e.g. DEFAULT (timm: any value asks for timm's pretrained weights)")
+    parser.add_argument("--hf-class", metavar="CLASS", help="hf: the transformers class to build (default AutoModel)")
+    parser.add_argument("--config", action="append", default=[], metavar="KEY=VALUE",
+                        help="hf: override a configuration field, e.g. num_hidden_layers=2 (repeatable)")
     parser.add_argument("--trust", action="store_true", help="allow full unpickling of a pickled model file")
     parser.add_argument("--format", choices=("auto", "table", "json"), default="auto",
                         help="table (for a person) or json (for programs); auto: a table at a terminal when "
@@ -101,7 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
                              help="stop after SECONDS: exit 3, the JSON written with timed_out true and the "
                                   "module that was running")
 
-    models = commands.add_parser("list-models", help="list torchvision models, TASK<TAB>NAME")
+    models = commands.add_parser("list-models", help="list models: torchvision TASK<TAB>NAME, or one name a line for timm/hf")
+    models.add_argument("--source", choices=("torchvision", "timm", "hf"), default="torchvision",
+                        help="timm: every timm architecture; hf: every transformers model type")
     models.add_argument(
         "--task",
         default="classification",
@@ -135,7 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command in (None, "gui"):
             return _gui(args)
         if args.command == "list-models":
-            return _list_models(args.task)
+            return _list_models(args.task, args.source)
         from inspector.core.output import StdoutToStderr
         from inspector.supervisor import supervised
 
@@ -174,8 +179,19 @@ def _gui(args: argparse.Namespace) -> int:
     return gui_main(model, **options)
 
 
-def _list_models(task: str) -> int:
+def _list_models(task: str, source: str = "torchvision") -> int:
     from inspector.core.loading import list_models
+
+    if source != "torchvision":
+        from inspector.core.errors import InspectorError
+        from inspector.core.sources import hf_source, timm_source
+
+        try:
+            names = timm_source.list_models() if source == "timm" else hf_source.model_types()
+        except InspectorError as error:
+            raise UsageError(str(error)) from None
+        print("\n".join(f"{source}:{name}" for name in names))
+        return EXIT_OK
 
     for task_name, name in list_models(task):
         print(f"{task_name}\t{name}")
@@ -191,6 +207,7 @@ def _open_session(args: argparse.Namespace, identities: Sequence[str] = (), meta
     from inspector.core.devices import resolve_device
     from inspector.core.input_files import load_inputs_file
     from inspector.core.session import Session
+    from inspector.core.sources.hf_source import parse_config_overrides
 
     shape = inputs_mod.parse_shape(args.input_shape) if args.input_shape is not None else None
     dtype = inputs_mod.dtype_name(args.dtype) if args.dtype is not None else None
@@ -201,7 +218,8 @@ def _open_session(args: argparse.Namespace, identities: Sequence[str] = (), meta
         raise inputs_mod.InputError(f"the seed {args.seed} is out of range; give a whole number from 0 to 2**64-1")
     from_file = load_inputs_file(args.inputs_file) if args.inputs_file is not None else None
     device = resolve_device(args.device)
-    session = Session.open(args.model, arch=args.arch, weights=args.weights, trust=args.trust, meta=meta)
+    session = Session.open(args.model, arch=args.arch, weights=args.weights, trust=args.trust, meta=meta,
+                           hf_class=args.hf_class, config=parse_config_overrides(args.config))
     for name in identities:
         session.replace_with_identity(name)
     described = _input_of(session, args, shape, dtype, items, from_file)

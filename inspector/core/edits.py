@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from inspector.core.errors import EditError
+from inspector.core.passthrough import PassThroughIdentity, returns_its_kind
 
 
 @dataclass
@@ -135,7 +136,11 @@ class ModelEditor:
         current = self._check_path(path)
         if path in self._originals:
             raise EditError(f"{path!r} is already replaced with Identity")
-        identity = nn.Identity()
+        # Torch's own leaf layers take and return one tensor: a plain
+        # Identity fits. Anything else may be called with extra arguments or
+        # return a tuple or ModelOutput: the stand-in learns the call, so that
+        # removing a block equals deleting it.
+        identity = nn.Identity() if returns_its_kind(current) else PassThroughIdentity(current)
         identity.train(current.training)
         return Edit(text, [Swap(path, current, identity)])
 

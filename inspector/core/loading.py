@@ -29,7 +29,7 @@ from torch import nn
 from inspector.core.errors import ArchitectureRequired, ModelLoadError, TrustRequired
 
 TASKS = ("classification", "detection", "segmentation", "video", "optical_flow")
-FILE_SUFFIXES = (".pt", ".pth", ".ts", ".pt2", ".bin", ".ckpt", ".pkl", ".jit")
+FILE_SUFFIXES = (".pt", ".pth", ".ts", ".pt2", ".bin", ".ckpt", ".pkl", ".jit", ".safetensors")
 
 
 @dataclass
@@ -40,7 +40,7 @@ class LoadedModel:
     source: str
     """How the user named it, canonical: ``torchvision:resnet18``, a path, ``pkg.mod:fn``."""
     kind: str
-    """One of ``torchvision``, ``state_dict``, ``torchscript``, ``pickle``, ``export``, ``callable``."""
+    """One of ``torchvision``, ``state_dict``, ``torchscript``, ``pickle``, ``export``, ``callable``, ``timm``, ``hf``."""
     arch: str | None = None
     """The torchvision architecture, when there is one."""
     task: str | None = None
@@ -48,6 +48,8 @@ class LoadedModel:
     weights: str | None = None
     notes: list[str] = field(default_factory=list)
     """Things the loader did that a person should know (a stripped prefix, an inferred head size)."""
+    build_options: dict[str, Any] = field(default_factory=dict)
+    """``hf_class`` and ``config`` of an ``hf:`` model or architecture, to build it again."""
 
     @property
     def read_only(self) -> bool:
@@ -331,21 +333,24 @@ def _describe_key_mismatch(arch: str, missing: list[str], unexpected: list[str],
     return f"the state_dict does not fit {arch}: {'; '.join(parts)}; is --arch right?"
 
 
-def load_state_dict_into(arch: str, state: dict[str, torch.Tensor], notes: list[str]) -> nn.Module:
-    """Build ``arch`` and load ``state`` into it, without initialising weights twice.
+def load_state_dict_into(arch: str, state: dict[str, torch.Tensor], notes: list[str], **arch_options: Any) -> nn.Module:
+    """Build ``arch`` (any source, see :mod:`inspector.core.sources.arch`) and load ``state`` into it, without initialising weights twice.
 
     The model is built on the meta device and the file's tensors are assigned
     to it (``load_state_dict(assign=True)``), which skips the random
     initialisation; builders that need real tensors fall back to a plain build.
     """
+    from inspector.core.sources.arch import build_arch, fill_tied, retie
+
     state = _strip_prefix(state, notes)
-    model = build_torchvision(arch, meta=True)
+    model = build_arch(arch, meta=True, **arch_options)
+    state = fill_tied(model, state)
     reference = model.state_dict()
     overrides: dict[str, Any] = {}
     head = _head_size(state, reference)
     if head is not None:
         try:
-            model = build_torchvision(arch, meta=True, num_classes=head)
+            model = build_arch(arch, meta=True, num_classes=head, **arch_options)
             reference = model.state_dict()
             overrides["num_classes"] = head
             notes.append(f"built {arch} with num_classes={head} to match the file")
@@ -361,10 +366,11 @@ def load_state_dict_into(arch: str, state: dict[str, torch.Tensor], notes: list[
     if missing or unexpected or shapes:
         raise ModelLoadError(_describe_key_mismatch(arch, missing, unexpected, shapes))
     model.load_state_dict(state, strict=True, assign=True)
+    retie(model)  # assign=True put separate tensors where the model ties one
     if any(t.is_meta for t in _tensors(model)):
         # A buffer the file does not hold (persistent=False) is still on meta:
         # build for real and copy the values in.
-        model = build_torchvision(arch, **overrides)
+        model = build_arch(arch, **overrides, **arch_options)
         model.load_state_dict(state, strict=True)
     return model
 
@@ -375,17 +381,21 @@ def _tensors(model: nn.Module) -> Iterator[torch.Tensor]:
 
 
 def load_file(
-    path: str, *, arch: str | None = None, trust: bool = False
+    path: str, *, arch: str | None = None, trust: bool = False, **arch_options: Any
 ) -> LoadedModel:
-    """Load a model file: TorchScript, ``torch.export`` program, pickled module or state_dict."""
+    """Load a model file: TorchScript, ``torch.export`` program, pickled module or state_dict (``.safetensors`` too)."""
     if not os.path.exists(path):
         raise ModelLoadError(f"no such file: {path}")
     if os.path.isdir(path):
         raise ModelLoadError(f"{path} is a folder, not a model file")
     if os.path.getsize(path) == 0:
         raise ModelLoadError(f"{path} is empty")
-    names = _zip_names(path)
     notes: list[str] = []
+    if path.lower().endswith(".safetensors"):
+        from inspector.core.sources.safetensors_source import read_state_dict
+
+        return _state_dict_model(path, read_state_dict(path), arch, notes, arch_options)
+    names = _zip_names(path)
     if _is_torchscript(names):
         try:
             with _quiet_torch():
@@ -404,7 +414,10 @@ def load_file(
                 program = torch.export.load(path)
         except Exception as error:  # noqa: BLE001
             raise ModelLoadError(f"{path} cannot be read as a torch.export program: {_first_line(error)}") from None
-        return LoadedModel(program.module(), path, "export")
+        from inspector.core.sources.export_source import module_of
+
+        module, notes = module_of(program)  # the module tree back, so every layer is probed
+        return LoadedModel(module, path, "export", notes=notes)
     if not names and not _is_pickle(path):
         raise ModelLoadError(f"{path} is not a PyTorch model file (neither a zip archive nor a pickle)")
     try:
@@ -422,12 +435,18 @@ def load_file(
     state = _find_state_dict(obj)
     if state is None:
         raise ModelLoadError(f"{path} holds a {type(obj).__name__}, not a model or a state_dict")
+    return _state_dict_model(path, state, arch, notes, arch_options)
+
+
+def _state_dict_model(
+    path: str, state: dict[str, torch.Tensor], arch: str | None, notes: list[str], arch_options: dict[str, Any]
+) -> LoadedModel:
     if arch is None:
         raise ArchitectureRequired(
             f"{path} holds a state_dict (weights only); name the architecture to load it into with --arch NAME "
-            "(e.g. --arch resnet18)"
+            "(e.g. --arch resnet18, --arch timm:resnet50, --arch hf:bert)"
         )
-    module = load_state_dict_into(arch, state, notes)
+    module = load_state_dict_into(arch, state, notes, **arch_options)
     return LoadedModel(module, path, "state_dict", arch=arch, task=task_of(arch), notes=notes)
 
 
@@ -578,8 +597,10 @@ _CALLABLE = re.compile(r"^(?P<target>.+):(?P<attr>[A-Za-z_][A-Za-z0-9_]*)$", re.
 
 
 def classify_source(spec: str) -> str:
-    """Which form a MODEL argument has: ``torchvision``, ``file`` or ``callable``."""
+    """Which form a MODEL argument has: ``torchvision``, ``file``, ``callable``, ``timm`` or ``hf``."""
     text = spec.strip()
+    if text.startswith(("timm:", "hf:")):
+        return text.partition(":")[0]
     if text.startswith("torchvision:"):
         return "torchvision"
     match = _CALLABLE.match(text)
@@ -600,12 +621,15 @@ def load_model(
     trust: bool = False,
     meta: bool = False,
     named: bool = True,
+    hf_class: str | None = None,
+    config: Mapping[str, Any] | None = None,
 ) -> LoadedModel:
     """Load a model from any MODEL form of the command line.
 
-    ``meta=True`` builds a torchvision model with every parameter on the meta
-    device (no weights allocated); other sources ignore it (shapes of those
-    are taken with :func:`inspector.core.shapes.meta_run`).
+    ``meta=True`` builds with every parameter on the meta device (no weights
+    allocated): torchvision, timm and hf models and callables; a file's
+    tensors are read as they are. ``hf_class`` and ``config`` are for
+    ``hf:`` models and ``hf:`` architectures (``--arch``).
 
     ``named=False`` says the person did not name ``spec`` just now: it comes
     from a session file, a list of recent models, anything written by
@@ -617,12 +641,29 @@ def load_model(
     if not text:
         raise ModelLoadError("no model given; name a torchvision model (e.g. resnet18), a file or module:callable")
     form = classify_source(text)
+    hf_options = {k: v for k, v in (("hf_class", hf_class), ("config", config)) if v}
+    if form == "timm":
+        from inspector.core.sources import timm_source
+
+        name = text.removeprefix(timm_source.PREFIX)
+        module = timm_source.build(name, weights=weights, meta=meta)
+        return LoadedModel(module, text, "timm", arch=text, weights=weights)
+    if form == "hf":
+        from inspector.core.sources import hf_source
+
+        module, source, notes = hf_source.build(text.removeprefix(hf_source.PREFIX), meta=meta, **hf_options)
+        return LoadedModel(module, source, "hf", arch=source, notes=notes, build_options=hf_options)
     if form == "callable":
         if not named and not trust:
             raise TrustRequired(_callable_trust_message(text), [text])
-        return load_callable(text)
+        from inspector.core.sources.arch import meta_context
+
+        with meta_context(meta):  # the factory's tensors on meta: nothing allocated
+            return load_callable(text)
     if form == "file":
-        return load_file(text, arch=arch, trust=trust)
+        loaded = load_file(text, arch=arch, trust=trust, **hf_options)
+        loaded.build_options = hf_options
+        return loaded
     name = text.removeprefix("torchvision:")
     module = build_torchvision(name, weights, meta=meta)
     return LoadedModel(module, f"torchvision:{name}", "torchvision", arch=name, task=task_of(name), weights=weights)

@@ -321,9 +321,7 @@ def run(
     try:
         model.train(mode == "train")
         if not scripted:
-            for _, module in named:
-                handles.append(module.register_forward_pre_hook(recorder.pre))
-                handles.append(module.register_forward_hook(recorder.post))
+            handles += _install_hooks(named, recorder)
         with torch.enable_grad() if grad else torch.no_grad():
             output = call(model, args) if call is not None else model(*args, **kwargs)
         # A model that catches the stop (``except Exception``) returns as if
@@ -362,6 +360,40 @@ def run(
         timed=not meta,
         output=output if keep_output else None,
     )
+
+
+def _install_hooks(named: list[tuple[str, nn.Module]], recorder: _Recorder) -> list[Any]:
+    """A pre- and a post-forward hook on every module; TorchScript submodules are recorded from outside.
+
+    A ScriptModule takes no hooks of its own (torch raises), and nothing
+    inside it runs Python: its calls are recorded at its boundary through
+    torch's global module hooks, filtered to it, and the modules inside it
+    keep no records.
+    """
+    handles: list[Any] = []
+    scripted = {id(m) for _, m in named if isinstance(m, torch.jit.ScriptModule)}
+    for _, module in named:
+        if id(module) in scripted:
+            continue
+        handles.append(module.register_forward_pre_hook(recorder.pre))
+        handles.append(module.register_forward_hook(recorder.post))
+    if scripted:
+        outermost = {
+            id(m) for n, m in named
+            if id(m) in scripted and not any(n.startswith(o + ".") for o, om in named if id(om) in scripted and o != n)
+        }
+
+        def pre(module: nn.Module, args: tuple[Any, ...]) -> None:
+            if id(module) in outermost:
+                recorder.pre(module, args)
+
+        def post(module: nn.Module, args: tuple[Any, ...], output: Any) -> None:
+            if id(module) in outermost:
+                recorder.post(module, args, output)
+
+        handles.append(torch.nn.modules.module.register_module_forward_pre_hook(pre))
+        handles.append(torch.nn.modules.module.register_module_forward_hook(post))
+    return handles
 
 
 def _device_of(args: Sequence[Any], model: nn.Module) -> torch.device:

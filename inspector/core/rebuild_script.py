@@ -18,7 +18,9 @@ import os
 import re
 from typing import Any
 
+from inspector.core.passthrough import pass_through_paths
 from inspector.core.session import Session
+from inspector.core.sources.rebuild import build_lines
 
 STATE_FILE = "model_state_dict.pt"
 
@@ -56,6 +58,9 @@ def _num_classes_from_notes(notes: list[str]) -> int | None:
 def _source_lines(session: Session) -> tuple[list[str], list[tuple[str, Any, str]], list[str]]:
     """(import lines, data constants ``(NAME, value, what it is)``, lines that leave ``model`` built)."""
     loaded = session.loaded
+    from_sources = build_lines(loaded)  # timm, hf, .pt2 and state_dicts with such an --arch
+    if from_sources is not None:
+        return from_sources[0], [], from_sources[1]
     imports = ["import torch", "from torch import nn"]
     data: list[tuple[str, Any, str]] = []
     if loaded.kind in ("torchvision", "state_dict") and loaded.arch:
@@ -142,9 +147,26 @@ def rebuild_snippet(session: Session, state_file: str | None = STATE_FILE) -> st
     """
     imports, data, build = _source_lines(session)
     input_data, input_lines = _input_lines(session)
+    passing = pass_through_paths(session.model, list(session.replaced))
     data = [("SOURCE", session.source, "where the model came from"), *data,
             ("REPLACED", list(session.replaced), "modules replaced with nn.Identity (`layer1.0` is model.layer1[0])"),
             *input_data]
+    if passing:
+        data.append(("PASS_THROUGH", passing, "of those, blocks called with extra arguments or returning tuples"))
+    if passing:
+        edits = [
+            "try:  # an Identity that fits a block's call (extra arguments, tuple returns), as in Model Inspector",
+            "    from inspector.core.passthrough import PassThroughIdentity",
+            "except ImportError:  # without Model Inspector: nn.Identity, which fits one-tensor calls only",
+            "    PassThroughIdentity = None",
+            "for _path in REPLACED:",
+            "    if _path in PASS_THROUGH and PassThroughIdentity is not None:",
+            "        model.set_submodule(_path, PassThroughIdentity(model.get_submodule(_path)))",
+            "    else:",
+            "        model.set_submodule(_path, nn.Identity())",
+        ]
+    else:
+        edits = ["for _path in REPLACED:", "    model.set_submodule(_path, nn.Identity())"]
     if state_file is not None:
         data.append(("STATE_FILE", state_file, "the edited weights, loaded when they sit beside this script"))
     lines = [
@@ -165,8 +187,7 @@ def rebuild_snippet(session: Session, state_file: str | None = STATE_FILE) -> st
     lines += [
         "",
         *build,
-        "for _path in REPLACED:",
-        "    model.set_submodule(_path, nn.Identity())",
+        *edits,
         "",
         "",
         "def output_shapes(value):",

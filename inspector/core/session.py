@@ -30,7 +30,7 @@ from inspector.core.inputs import (
 from inspector.core.loading import LoadedModel, load_model
 from inspector.core.precision import model_dtype
 from inspector.core.summary import summary_text
-from inspector.core.tree import ModuleNode, build_tree, count_params
+from inspector.core.tree import ModuleNode, build_tree, count_params, param_numel
 
 
 class Session:
@@ -57,8 +57,11 @@ class Session:
         self.baseline_run: probe.ProbeRun | None = None
         """The latest run of the model with no edits in place, for before/after views."""
         self.params = count_params(loaded.module)
-        self.trainable_params = sum(p.numel() for p in loaded.module.parameters() if p.requires_grad)
+        self.trainable_params = sum(param_numel(p) for p in loaded.module.parameters() if p.requires_grad)
         self.module_count = sum(1 for _ in loaded.module.named_modules())
+        self._lazy = any(isinstance(p, nn.parameter.UninitializedTensorMixin) for p in loaded.module.parameters())
+        if self._lazy:
+            loaded.notes.append("LazyModules: parameters are materialised by the first run")
 
     @classmethod
     def open(cls, spec: str, **options: Any) -> Session:
@@ -191,11 +194,21 @@ class Session:
                     kwargs=kwargs,
                     grad=self.grad,
                 )
+        if self._lazy and not (meta or self.on_meta):
+            self._count_materialised()
         if not result.cancelled:
             self.last_run = result
             if not self.replaced:
                 self.baseline_run = result
         return result
+
+    def _count_materialised(self) -> None:
+        """Count the parameters again once the first run has given the LazyModules their shapes."""
+        self._lazy = any(isinstance(p, nn.parameter.UninitializedTensorMixin) for p in self.model.parameters())
+        self.params = count_params(self.model)
+        self.trainable_params = sum(param_numel(p) for p in self.model.parameters() if p.requires_grad)
+        if not self._lazy:
+            self.loaded.notes.append(f"LazyModules materialised by the first run: {self.params:,} parameters")
 
     def summary(self, depth: int = 4) -> str:
         """The torchinfo table for the current model and input."""

@@ -55,8 +55,13 @@ def meta_run(
     cast = parse_dtype(float_dtype) if float_dtype is not None else None
     call = None
     if not _all_meta(model) or kwargs or cast is not None:
+        # One stand-in per distinct tensor: tied weights (GPT-2's lm_head and
+        # wte) must stay one tensor, or functional_call refuses the tie.
+        by_tensor: dict[int, torch.Tensor] = {}
         stand_ins = {
-            name: torch.empty_like(t, device="meta", dtype=cast if cast is not None and t.is_floating_point() else None)
+            name: by_tensor.setdefault(
+                id(t), torch.empty_like(t, device="meta", dtype=cast if cast is not None and t.is_floating_point() else None)
+            )
             for name, t in list(model.named_parameters(remove_duplicate=False))
             + list(model.named_buffers(remove_duplicate=False))
         }
@@ -67,9 +72,23 @@ def meta_run(
     with ShapeShortcuts():
         run = probe.run(model, args, mode=mode, on_progress=on_progress, should_stop=should_stop, call=call,
                         kwargs=kwargs)
-    if run.error is not None and _reads_values(run.error.message):
+    if run.error is not None and _mixes_devices(run.error.message):
+        where = f"in {run.error.module!r} ({run.error.type_name})" if run.error.module else "in the model's forward"
+        run.error.message = f"{run.error.message} ({DEVICE_HINT.format(where=where)})"
+    elif run.error is not None and _reads_values(run.error.message):
         run.error.message = f"{run.error.message} ({META_HINT})"
     return run
+
+
+DEVICE_HINT = (
+    "a tensor created {where} without device= is on the CPU while the run is on meta; "
+    "create it on the input's device (device=x.device), or run without --meta"
+)
+
+
+def _mixes_devices(message: str) -> bool:
+    text = message.lower()
+    return "meta" in text and ("device cpu" in text or "devices" in text) and "expected" in text
 
 
 def _reads_values(message: str) -> bool:

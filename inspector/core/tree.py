@@ -70,9 +70,14 @@ def type_name(module: nn.Module) -> str:
     return original if isinstance(original, str) and original else type(module).__name__
 
 
+def param_numel(param: nn.Parameter) -> int:
+    """Elements of a parameter; 0 for a LazyModule's parameter that its first run has not materialised yet."""
+    return 0 if isinstance(param, nn.parameter.UninitializedTensorMixin) else param.numel()
+
+
 def count_params(module: nn.Module, recurse: bool = True) -> int:
     """Number of parameter elements; tied parameters count once."""
-    return sum(p.numel() for p in module.parameters(recurse=recurse))
+    return sum(param_numel(p) for p in module.parameters(recurse=recurse))
 
 
 def _extra_repr(module: nn.Module) -> str:
@@ -110,7 +115,7 @@ def _build_tree(model: nn.Module, replaced: Iterable[str]) -> ModuleNode:
             qualified_name=qualified,
             name=short,
             type_name=type_name(module),
-            own_params=sum(p.numel() for p in own.values()),
+            own_params=sum(param_numel(p) for p in own.values()),
             total_params=0,
             extra_repr=_extra_repr(module),
             parent=parent,

@@ -1,4 +1,9 @@
-"""The Open Model dialog: torchvision's model zoo by task, with a search box and a short description.
+"""The Open Model dialog: torchvision's model zoo by task, timm and Hugging Face, with a search box and a short description.
+
+timm and Hugging Face appear when their packages are installed; their names
+are listed by a worker thread (importing timm takes seconds), and open with
+random weights (``timm:NAME``, ``hf:MODEL_TYPE`` from its default
+configuration).
 
 The description (parameter count and natural input) comes from building the
 selected architecture on the meta device, which allocates no weights; it is
@@ -33,10 +38,43 @@ TASK_TITLES = {
     "optical_flow": "Optical flow",
 }
 DESCRIBE_DELAY_MS = 150
+EXTRA_SOURCES = {"timm": ("timm", "timm"), "hf": ("transformers", "Hugging Face")}
+"""source -> (package that must be installed, title of its group)."""
+
+
+def list_extra_sources(sources: list[str]) -> dict[str, list[str]]:
+    """``{"timm": ["timm:resnet50", ...], "hf": ["hf:bert", ...]}`` for the given installed sources."""
+    from inspector.core.sources import hf_source, timm_source
+
+    listed: dict[str, list[str]] = {}
+    for source in sources:
+        names = timm_source.list_models() if source == "timm" else hf_source.model_types()
+        listed[source] = [f"{source}:{name}" for name in names]
+    return listed
+
+
+def _describe_extra(spec: str, task: str) -> str:
+    from inspector.core.loading import load_model
+    from inspector.core.tree import count_params
+
+    try:
+        model = load_model(spec, meta=True).module
+    except Exception as error:  # noqa: BLE001 - a model type without a default build still gets listed
+        return f"<b>{spec}</b>: no description ({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''})."
+    params = count_params(model)
+    modules = sum(1 for _ in model.named_modules())
+    where = "its default configuration" if task == "hf" else "timm"
+    return (
+        f"<b>{spec}</b> — {type(model).__name__}, from {where}<br>"
+        f"{params:,} parameters ({params * 4 / 2**20:,.1f} MiB in float32), {modules:,} modules<br>"
+        f"<i>Opens with random weights (nothing is downloaded).</i>"
+    )
 
 
 def describe_model(name: str, task: str) -> str:
-    """One paragraph about a torchvision architecture: parameters and natural input."""
+    """One paragraph about an architecture: parameters and natural input (timm and hf: parameters)."""
+    if task in EXTRA_SOURCES:
+        return _describe_extra(name, task)
     from inspector.core.inputs import natural_input
     from inspector.core.loading import build_torchvision
     from inspector.core.tree import count_params
@@ -70,7 +108,7 @@ class OpenModelDialog(QDialog):
         super().__init__(parent)
         from inspector.core.loading import list_models
 
-        self.setWindowTitle("Open torchvision model")
+        self.setWindowTitle("Open model")
         self.setObjectName("openModelDialog")
         self.resize(760, 520)
         self.chosen: str | None = None
@@ -108,6 +146,8 @@ class OpenModelDialog(QDialog):
         for task, item in self._tasks.items():
             item.setText(0, f"{TASK_TITLES.get(task, task)} ({item.childCount()})")
         self.model_list.expandAll()
+        self._listing: Worker | None = None
+        self._list_extra_sources()
 
         splitter = QSplitter(self)
         splitter.addWidget(self.model_list)
@@ -138,6 +178,51 @@ class OpenModelDialog(QDialog):
         self.description.setText("Choose a model to see its size and natural input.")
         self.search_edit.setFocus()
 
+    def _list_extra_sources(self) -> None:
+        """Groups for timm and Hugging Face when installed, filled by a worker (importing timm takes seconds)."""
+        from inspector.core.sources import available
+
+        sources = [s for s, (package, _) in EXTRA_SOURCES.items() if available(package)]
+        if not sources:
+            return
+        for source in sources:
+            item = QTreeWidgetItem([f"{EXTRA_SOURCES[source][1]} (listing…)"])
+            item.setFlags(Qt.ItemFlag.ItemIsEnabled)
+            self._tasks[source] = item
+            self.model_list.addTopLevelItem(item)
+        job = lambda _progress, _stop: list_extra_sources(sources)  # noqa: E731
+        worker = self._listing = Worker(job, "list timm and Hugging Face models", self)
+        worker.sig_succeeded.connect(self._on_listed)
+        worker.sig_failed.connect(self._on_listing_failed)
+        worker.start()
+
+    def _on_listed(self, listed: dict[str, list[str]]) -> None:
+        if self._listing is not None:
+            self._listing.wait()
+            self._listing.deleteLater()
+            self._listing = None
+        if self._closed:
+            return
+        for source, names in listed.items():
+            group = self._tasks[source]
+            for name in names:
+                item = QTreeWidgetItem([name])
+                item.setData(0, Qt.ItemDataRole.UserRole, (source, name))
+                group.addChild(item)
+            group.setText(0, f"{EXTRA_SOURCES[source][1]} ({group.childCount()})")
+        self._on_search_edit_changed(self.search_edit.text())
+
+    def _on_listing_failed(self, error: Exception, _trace: str) -> None:
+        self._on_listed({})
+        for source in EXTRA_SOURCES:
+            if source in self._tasks and self._tasks[source].childCount() == 0:
+                self._tasks[source].setText(0, f"{EXTRA_SOURCES[source][1]} (not listed: {error})")
+
+    @property
+    def extra_sources_listed(self) -> bool:
+        """True once the timm and Hugging Face groups are filled (or there are none)."""
+        return self._listing is None
+
     def select(self, name: str) -> bool:
         """Make ``name`` the current model; False when it is not listed."""
         for task_item in self._tasks.values():
@@ -165,7 +250,7 @@ class OpenModelDialog(QDialog):
                 if visible:
                     shown += 1
                     first_visible = first_visible or item
-            task_item.setHidden(shown == 0)
+            task_item.setHidden(shown == 0 and bool(needle))
         current = self.model_list.currentItem()
         if first_visible is not None and (current is None or current.isHidden()):
             self.model_list.setCurrentItem(first_visible)
@@ -217,6 +302,8 @@ class OpenModelDialog(QDialog):
         self._describe_timer.stop()
         if self._describing is not None:
             self._describing.wait()
+        if self._listing is not None:
+            self._listing.wait()
         super().done(result)
 
     def _on_model_list_double_clicked(self, item: QTreeWidgetItem, _column: int) -> None:

@@ -230,7 +230,7 @@ def _check_only_identities_were_added(model: nn.Module, editor: ModelEditor, ori
     for name, module in model.named_modules(remove_duplicate=False):
         assert name in original, f"an edit added the module {name!r}"
         if module is not original[name]:
-            assert type(module) is nn.Identity and name in editor.replaced, name
+            assert isinstance(module, nn.Identity) and name in editor.replaced, name
         assert sorted(vars(original[name])) == attrs[name], f"{name} gained or lost an attribute"
 
 
@@ -279,7 +279,7 @@ def _check_sequence(name: str, ops: list[tuple[str, int]]) -> None:
         for path in editor.replaced:
             outer = [p for p in editor.replaced if path.startswith(p + ".")]
             if not outer:
-                assert type(model.get_submodule(path)) is nn.Identity
+                assert isinstance(model.get_submodule(path), nn.Identity)
     if editor.replaced:
         editor.restore_all()
         assert dict(model.named_modules(remove_duplicate=False)) == original
