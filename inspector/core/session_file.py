@@ -383,6 +383,17 @@ def _open_model(model: Any, path: str, trust: bool) -> Session:
     # Trust is passed on only for the kinds that need it, so a file whose
     # kind says "state_dict" is never fully unpickled, whatever the person said.
     needs_trust = kind in TRUST_KINDS
+    if kind == "state_dict" and arch is not None:
+        from inspector.core.loading import _callable_trust_message, classify_source
+
+        if classify_source(arch) == "callable":
+            # The architecture the weights go into is code (--arch file.py:fn): the
+            # person typed it once, but a session file is no one's consent.
+            target = arch.rpartition(":")[0]
+            if target.endswith(".py"):
+                arch = f"{_beside(target, path)}:{arch.rpartition(':')[2]}"
+            if not trust:
+                raise TrustRequired(f"{path} loads its weights into {_callable_trust_message(arch)}", [arch])
     options = {"arch": arch if kind == "state_dict" else None, "weights": weights,
                "trust": trust and needs_trust, "meta": bool(meta), "named": False}
     try:

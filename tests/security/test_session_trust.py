@@ -315,3 +315,20 @@ def test_any_json_in_any_field_is_refused_in_one_line_or_opens(tmp_path, field, 
         assert str(error) and "\n" not in str(error)
     else:
         assert all(isinstance(p, str) and "\n" not in p for p in problems)
+
+
+def test_a_state_dict_whose_architecture_is_code_asks_for_trust(tmp_path):
+    marker = tmp_path / "ran"
+    factory = factory_file(tmp_path, marker)
+    weights = tmp_path / "weights.pt"
+    torch.save(nn.Linear(4, 2).state_dict(), weights)
+    session = write_session(tmp_path / "s.inspector.json", str(weights), "state_dict")
+    data = json.loads(session.read_text())
+    data["model"]["arch"] = "factory.py:make"  # relative: beside the session
+    session.write_text(json.dumps(data))
+    with pytest.raises(TrustRequired) as caught:
+        open_session(str(session))
+    assert not marker.exists()
+    assert caught.value.wanted == [f"{factory}:make"]
+    opened, problems = open_session(str(session), trust=True)
+    assert marker.exists() and isinstance(opened.model, nn.Linear) and problems == []
