@@ -20,13 +20,15 @@ from inspector.core.errors import InputError
 from inspector.core.inputs import InputSpec, make_inputs, natural_input
 from inspector.core.loading import LoadedModel, load_model
 from inspector.core.summary import summary_text
-from inspector.core.tree import ModuleNode, build_tree, count_params
+from inspector.core.tree import ModuleNode, build_tree, check_structure, count_params
 
 
 class Session:
     """A loaded model with its edits, input, device, mode and runs."""
 
     def __init__(self, loaded: LoadedModel) -> None:
+        # Before anything walks the model: a cycle is refused, deep nesting gets room.
+        check_structure(loaded.module)
         self.loaded = loaded
         self.editor = ModelEditor(loaded.module, read_only=loaded.read_only)
         self.input_spec: InputSpec | None = natural_input(loaded.module, loaded.arch, loaded.task)
