@@ -70,6 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--under", metavar="PATH", help="only modules inside the submodule PATH")
     sweep.add_argument("--leaves", action="store_true", help="only modules without children")
     sweep.add_argument("--json", default="-", metavar="PATH", help="where the result goes (- is standard output)")
+    sweep.add_argument("--no-replay", action="store_true",
+                       help="run the whole forward for every candidate, instead of replaying the unchanged start")
 
     models = commands.add_parser("list-models", help="list torchvision models, TASK<TAB>NAME")
     models.add_argument(
@@ -171,20 +173,27 @@ def _report(args: argparse.Namespace) -> int:
         if args.export is not None:
             _check_folder(args.export)
         session = _open_session(args, args.identity, meta=args.meta)
-        baseline = None
+        baseline = again = None
         if args.compare:
-            # The same input and seed through the unedited model; the edits
-            # are put back exactly afterwards.
+            from inspector.core.compare import run_seeded
+
+            # The same input and seed through the unedited model, twice (its
+            # noise floor); the edits are put back exactly afterwards. Every
+            # run starts from the same random state, so dropout left on in
+            # eval mode moves nothing by itself.
             with session.editor.suspended():
-                baseline = session.run(meta=args.meta, keep_output=True)
-        run = session.run(meta=args.meta, keep_output=args.compare)
+                baseline = run_seeded(session, meta=args.meta, keep_output=True)
+                again = run_seeded(session, meta=args.meta, keep_output=True)
+            run = run_seeded(session, meta=args.meta, keep_output=True)
+        else:
+            run = session.run(meta=args.meta, keep_output=False)
         if args.meta:
             run.device = "meta"
         report = build_report(session, run)
         if baseline is not None:
             from inspector.core.compare import add_baseline
 
-            add_baseline(report, baseline, run)
+            add_baseline(report, baseline, run, again)
         text = dumps(report)
     except InspectorError as error:
         raise UsageError(str(error)) from None
@@ -250,7 +259,7 @@ def _sweep(args: argparse.Namespace) -> int:
     try:
         session = _open_session(args)
         result = sweep(session, only_types=args.only or None, under=args.under, leaves=args.leaves,
-                       on_progress=progress)
+                       on_progress=progress, reuse_prefix=not args.no_replay)
     except BaselineFailed as error:
         print(f"{PROG}: {error}", file=sys.stderr)
         return EXIT_FORWARD_FAILED
