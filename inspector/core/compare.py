@@ -119,30 +119,21 @@ def fixed_random_state(seed: int, device: torch.device | str = "cpu") -> Iterato
     dropout left on in eval mode, ``torch.randn`` in a forward and the like
     then draw the same numbers in every run made this way.
     """
+    import numpy
+
     device = torch.device(device)
     cuda = [device] if device.type == "cuda" else []
     python_state = random.getstate()
-    numpy_state = _numpy_random().get_state() if _numpy_random() is not None else None
+    numpy_state = numpy.random.get_state()
     with torch.random.fork_rng(devices=cuda):
         torch.manual_seed(seed)
         random.seed(seed)
-        if numpy_state is not None:
-            _numpy_random().seed(seed % 2**32)
+        numpy.random.seed(seed % 2**32)  # NumPy takes 32-bit seeds
         try:
             yield
         finally:
             random.setstate(python_state)
-            if numpy_state is not None:
-                _numpy_random().set_state(numpy_state)
-
-
-def _numpy_random() -> Any:
-    try:
-        import numpy
-
-        return numpy.random
-    except ImportError:  # pragma: no cover - numpy comes with torch here
-        return None
+            numpy.random.set_state(numpy_state)
 
 
 def run_seeded(session: Session, **options: Any) -> ProbeRun:
