@@ -99,6 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--under", metavar="PATH", help="only modules inside the submodule PATH")
     sweep.add_argument("--leaves", action="store_true", help="only modules without children")
     sweep.add_argument("--json", metavar="PATH", help="where the JSON result goes (- is standard output)")
+    sweep.add_argument("--no-replay", action="store_true",
+                       help="run the whole forward for every candidate, instead of replaying the unchanged start")
     for command in (report, sweep):
         command.add_argument("--timeout", type=float, metavar="SECONDS",
                              help="stop after SECONDS: exit 3, the JSON written with timed_out true and the "
@@ -214,8 +216,8 @@ def _open_session(args: argparse.Namespace, identities: Sequence[str] = (), meta
     items = [inputs_mod.parse_input_option(text) for text in args.input_items]
     if args.fill is not None:
         inputs_mod.check_fill(args.fill)
-    if args.seed is not None and not -(2**63) <= args.seed < 2**64:
-        raise inputs_mod.InputError(f"the seed {args.seed} is out of range; give a whole number from 0 to 2**64-1")
+    if args.seed is not None:
+        inputs_mod.check_seed(args.seed)
     from_file = load_inputs_file(args.inputs_file) if args.inputs_file is not None else None
     device = resolve_device(args.device)
     session = Session.open(args.model, arch=args.arch, weights=args.weights, trust=args.trust, meta=meta,
@@ -340,23 +342,32 @@ def _report(args: argparse.Namespace) -> int:
         with terminal.status(shown, f"Opening {args.model}…"):
             session = _open_session(args, args.identity, meta=args.meta)
         _stop(args).session = session
-        baseline = None
+        baseline = again = None
+        stop = _stop(args).should_stop
         if args.compare:
-            # The same input and seed through the unedited model; the edits
-            # are put back exactly afterwards.
+            from inspector.core.compare import run_seeded
+
+            # The same input and seed through the unedited model, twice (its
+            # noise floor); the edits are put back exactly afterwards. Every
+            # run starts from the same random state, so dropout left on in
+            # eval mode moves nothing by itself.
             with session.editor.suspended(), terminal.progress(shown, "Baseline") as on_progress:
-                baseline = session.run(meta=args.meta, keep_output=True, on_progress=on_progress,
-                                       should_stop=_stop(args).should_stop)
-        with terminal.progress(shown, "Running") as on_progress:
-            run = session.run(meta=args.meta, keep_output=args.compare, on_progress=on_progress,
-                              should_stop=_stop(args).should_stop)
+                baseline = run_seeded(session, meta=args.meta, keep_output=True, on_progress=on_progress,
+                                      should_stop=stop)
+                again = run_seeded(session, meta=args.meta, keep_output=True, should_stop=stop)
+            with terminal.progress(shown, "Running") as on_progress:
+                run = run_seeded(session, meta=args.meta, keep_output=True, on_progress=on_progress,
+                                 should_stop=stop)
+        else:
+            with terminal.progress(shown, "Running") as on_progress:
+                run = session.run(meta=args.meta, keep_output=False, on_progress=on_progress, should_stop=stop)
         if args.meta:
             run.device = "meta"
         report = build_report(session, run)
         if baseline is not None:
             from inspector.core.compare import add_baseline
 
-            add_baseline(report, baseline, run)
+            add_baseline(report, baseline, run, again)
         _stop(args).settle(report, run.cancelled, run)
         text = dumps(report)
     except InspectorError as error:
@@ -475,7 +486,7 @@ def _sweep(args: argparse.Namespace) -> int:
         with terminal.progress(shown, "Sweep") as on_progress:
             result = sweep(session, only_types=args.only or None, under=args.under, leaves=args.leaves,
                            on_progress=on_progress, should_stop=_stop(args).should_stop,
-                           on_entry=_stop(args).entries.append)
+                           on_entry=_stop(args).entries.append, reuse_prefix=not args.no_replay)
     except BaselineFailed as error:
         print(f"{PROG}: {error}", file=sys.stderr)
         return EXIT_FORWARD_FAILED

@@ -17,12 +17,21 @@ usually the unedited model, and the current run) module by module:
   sampled at the same positions). The per-module distances are therefore
   exact for outputs of at most ``sample_size`` elements (a classifier's
   logits, pooled features) and an estimate from the sample for larger ones.
+
+Models that are random in eval mode (MC dropout, sampling layers,
+``torch.randn`` in a forward) would make every distance noise: each forward
+here runs from the same random state (:func:`fixed_random_state`, the
+input's seed), so a no-op edit measures exactly 0. A model that still does
+not repeat itself (it reads a counter it increments, a clock) is run twice
+unedited, and the distance between those two runs is reported as its
+noise floor (:class:`NoiseFloor`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
+import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -93,7 +102,82 @@ def _distance_from(norm_a: float, norm_b: float, diff: float, dot: float) -> Dis
     else:
         relative = diff / norm_a
     cosine = None if norm_a == 0.0 or norm_b == 0.0 else max(-1.0, min(1.0, dot / (norm_a * norm_b)))
+    if diff == 0.0 and cosine is not None:
+        cosine = 1.0  # the same output: exactly 1, not 1 ulp off from the rounding of ‖a‖·‖b‖
     return Distance(relative, cosine)
+
+
+# --------------------------------------------------------------------------- random state
+
+
+@contextlib.contextmanager
+def fixed_random_state(seed: int, device: torch.device | str = "cpu") -> Iterator[None]:
+    """Run the block from the random state ``seed`` gives, and put the caller's state back after.
+
+    torch's CPU generator and the CUDA generator of ``device`` (every CUDA
+    generator is seeded), Python's ``random`` and NumPy's global generator:
+    dropout left on in eval mode, ``torch.randn`` in a forward and the like
+    then draw the same numbers in every run made this way.
+    """
+    import numpy
+
+    device = torch.device(device)
+    cuda = [device] if device.type == "cuda" else []
+    python_state = random.getstate()
+    numpy_state = numpy.random.get_state()
+    with torch.random.fork_rng(devices=cuda):
+        torch.manual_seed(seed)
+        random.seed(seed)
+        numpy.random.seed(seed % 2**32)  # NumPy takes 32-bit seeds
+        try:
+            yield
+        finally:
+            random.setstate(python_state)
+            numpy.random.set_state(numpy_state)
+
+
+def run_seeded(session: Session, **options: Any) -> ProbeRun:
+    """:meth:`Session.run` from the random state of the input's seed (see :func:`fixed_random_state`)."""
+    with fixed_random_state(session.require_input().seed, session.device):
+        return session.run(**options)
+
+
+def same_output(first: Any, second: Any) -> bool | None:
+    """True when two outputs are bit for bit the same (NaN where NaN); None when there is nothing to compare."""
+    a_list, b_list = tensors_in(first), tensors_in(second)
+    if any(t.is_meta for t in a_list + b_list):
+        return None
+    if [(t.shape, t.dtype) for t in a_list] != [(t.shape, t.dtype) for t in b_list]:
+        return False
+    for a, b in zip(a_list, b_list):
+        b = b.to(a.device)
+        equal = a == b
+        if a.is_floating_point() or a.is_complex():
+            equal |= a.isnan() & b.isnan()
+        if not bool(equal.all()):
+            return False
+    return True
+
+
+@dataclass
+class NoiseFloor:
+    """Whether two runs of the unedited model on the same input and random state agree, and by how much not."""
+
+    reproducible: bool | None
+    """True when they are bit for bit the same; None when it cannot be told (meta device, no output)."""
+    relative_l2: float | None
+    """``‖first − second‖ / ‖first‖`` of the final output: 0 when reproducible. An edit that moves the
+    output by no more than this cannot be told apart from the model's own noise."""
+
+    @classmethod
+    def between(cls, first: Any, second: Any) -> NoiseFloor:
+        same = same_output(first, second)
+        if same is None:
+            return cls(None, None)
+        return cls(same, 0.0 if same else distance_of(first, second).relative_l2)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"baseline_reproducible": self.reproducible, "noise_floor_relative_l2": self.relative_l2}
 
 
 # --------------------------------------------------------------------------- module outputs
@@ -225,6 +309,8 @@ class Comparison:
     """Where and why the baseline's forward raised, when it did."""
     current_error: str | None = None
     """Where and why the current forward raised, when it did (e.g. a shape mismatch after the edit)."""
+    noise_floor: NoiseFloor | None = None
+    """How far two runs of the unedited model differ by themselves (None when not measured)."""
 
     @property
     def output_shape_changed(self) -> bool:
@@ -239,6 +325,7 @@ class Comparison:
             "modules": [m.as_dict() for m in self.modules.values()],
             "baseline_only": self.baseline_only,
             "current_only": self.current_only,
+            **(self.noise_floor or NoiseFloor(None, None)).as_dict(),
         }
 
 
@@ -342,37 +429,52 @@ def compare_session(
 
     The edits are taken out for the baseline run and put back exactly
     (:meth:`inspector.core.edits.ModelEditor.suspended`), outside the undo
-    history. Both runs keep their output and a sample of every module's
-    output, so every distance is filled where shapes agree. The session's
-    ``baseline_run`` and ``last_run`` become the two runs. Returns None when
-    ``should_stop`` cancelled either run.
+    history. Every run starts from the random state of the input's seed
+    (:func:`run_seeded`); the unedited model runs twice, and the two runs
+    give the comparison's ``noise_floor``. Both compared runs keep their
+    output and a sample of every module's output, so every distance is
+    filled where shapes agree. The session's ``baseline_run`` and
+    ``last_run`` become the two runs. Returns None when ``should_stop``
+    cancelled a run.
     """
-    total_runs = 2
+    total_runs = 3
 
     def progress_of(offset: int) -> ProgressCallback | None:
         if on_progress is None:
             return None
         return lambda done, total: on_progress(offset * total + done, total_runs * total)
 
-    with session.editor.suspended(), capture_outputs(session.model, sample_size) as before_outputs:
-        before = session.run(keep_output=True, on_progress=progress_of(0), should_stop=should_stop)
+    with session.editor.suspended():
+        again = run_seeded(session, keep_output=True, on_progress=progress_of(0), should_stop=should_stop)
+        if again.cancelled:
+            return None
+        with capture_outputs(session.model, sample_size) as before_outputs:
+            before = run_seeded(session, keep_output=True, on_progress=progress_of(1), should_stop=should_stop)
     if before.cancelled:
         return None
     with capture_outputs(session.model, sample_size) as after_outputs:
-        after = session.run(keep_output=True, on_progress=progress_of(1), should_stop=should_stop)
+        after = run_seeded(session, keep_output=True, on_progress=progress_of(2), should_stop=should_stop)
     if after.cancelled:
         return None
-    return compare_runs(before, after, baseline_outputs=before_outputs, current_outputs=after_outputs)
+    comparison = compare_runs(before, after, baseline_outputs=before_outputs, current_outputs=after_outputs)
+    if again.error is None and before.error is None:
+        comparison.noise_floor = NoiseFloor.between(again.output, before.output)
+    return comparison
 
 
-def add_baseline(report: dict[str, Any], baseline: ProbeRun, current: ProbeRun) -> dict[str, Any]:
+def add_baseline(
+    report: dict[str, Any], baseline: ProbeRun, current: ProbeRun, again: ProbeRun | None = None
+) -> dict[str, Any]:
     """Extend a report (``model-inspector/report@1``) of ``current`` with the baseline run of the same input.
 
     Every layer gains ``"baseline": {"output_shapes", "stats"}`` from the
     baseline's record of the same name (``[]`` and null where that module did
     not run in the baseline); the report gains ``"compare":
-    {"output_relative_l2", "output_cosine"}``, null when the output shapes
-    differ or a run kept no output. Returns ``report``, changed in place.
+    {"output_relative_l2", "output_cosine", "baseline_reproducible",
+    "noise_floor_relative_l2"}``, the distances null when the output shapes
+    differ or a run kept no output; the last two compare ``baseline`` with
+    ``again``, a second run of the unedited model (null without it; see
+    :class:`NoiseFloor`). Returns ``report``, changed in place.
     """
     for layer in report["layers"]:
         record = baseline.records.get(layer["name"])
@@ -386,5 +488,10 @@ def add_baseline(report: dict[str, Any], baseline: ProbeRun, current: ProbeRun) 
         if baseline.output is not None and current.output is not None
         else Distance.unknown()
     )
-    report["compare"] = {"output_relative_l2": moved.relative_l2, "output_cosine": moved.cosine}
+    noise = (
+        NoiseFloor.between(baseline.output, again.output)
+        if again is not None and baseline.output is not None and again.output is not None
+        else NoiseFloor(None, None)
+    )
+    report["compare"] = {"output_relative_l2": moved.relative_l2, "output_cosine": moved.cosine, **noise.as_dict()}
     return report

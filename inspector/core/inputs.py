@@ -13,6 +13,7 @@ layer, each with the provenance a person can read.
 from __future__ import annotations
 
 import inspect
+import os
 import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -363,6 +364,32 @@ def default_fill(name: str, dtype: str, vocab: int | None = None) -> str:
 # --------------------------------------------------------------------------- tensors
 
 
+SEED_LIMIT = 2**64
+"""Seeds are 0 to 2**64 - 1: what ``torch.Generator.manual_seed`` takes as distinct seeds."""
+
+
+def check_seed(seed: Any) -> int:
+    """``seed`` when it is a whole number in ``[0, 2**64)``; :class:`InputError` otherwise.
+
+    torch raises a bare ValueError past 2**64, and takes a negative seed as
+    the same seed as ``2**64 + seed``; both are refused here so that one
+    seed names one sample.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < SEED_LIMIT:
+        raise InputError(f"the seed must be a whole number from 0 to {SEED_LIMIT - 1} (2**64 - 1), got {seed!r}")
+    return seed
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    """True for an allocation failure: Python's MemoryError, or torch's RuntimeError of its allocators."""
+    if isinstance(error, MemoryError) or type(error).__name__ == "OutOfMemoryError":
+        return True
+    text = str(error)
+    return isinstance(error, RuntimeError) and any(
+        marker in text for marker in ("DefaultCPUAllocator", "not enough memory", "out of memory", "can't allocate memory")
+    )
+
+
 def make_inputs(
     spec: InputSpec | ModelInput, device: torch.device | str = "cpu", *, arch: str | None = None
 ) -> tuple[Any, ...]:
@@ -402,7 +429,7 @@ def make_call(
             raise InputError(f"an input of shape {list(spec.shape)} is too large to allocate")
         if spec.layout == "images" and len(spec.shape) not in (3, 4):
             raise InputError(f"a detection model takes images [N,C,H,W] or [C,H,W], got {list(spec.shape)}")
-    generator = torch.Generator().manual_seed(model_input.seed)
+    generator = torch.Generator().manual_seed(check_seed(model_input.seed))
 
     def build(value: Leaf) -> Any:
         if isinstance(value, InputSpec):
@@ -439,7 +466,15 @@ def _leaf_tensors(
         spec = spec.replace(dtype=dtype_key(cast))
     dtype = parse_dtype(spec.dtype)
     count = 2 if spec.layout == "pair" else 1
-    tensors = [_tensor(spec, dtype, device, generator, arch) for _ in range(count)]
+    try:
+        tensors = [_tensor(spec, dtype, device, generator, arch) for _ in range(count)]
+    except (MemoryError, RuntimeError) as error:
+        if not is_out_of_memory(error):
+            raise
+        raise InputError(
+            f"not enough memory on {device} for an input of shape {list(spec.shape)} "
+            f"({spec.nbytes / 2**30:.2f} GiB); use a smaller shape"
+        ) from None
     if spec.layout == "images":
         batch = tensors[0] if len(spec.shape) == 4 else tensors[0].unsqueeze(0)
         return list(batch.unbind(0))
@@ -559,13 +594,28 @@ def resolve_fills(model: nn.Module, inputs: ModelInput) -> ModelInput:
     return inputs.map_specs(change)
 
 
+IMAGE_FORMATS = ("PNG", "JPEG", "BMP", "WEBP", "GIF")
+"""The only formats an image fill decodes (Pillow's names): what the README names.
+
+Pillow otherwise picks a decoder from the file's content, whatever its name,
+and some of its decoders run other programs (EPS and PDF-ish files start
+Ghostscript on the file) or are rarely exercised; an image from elsewhere
+is data, so only these common decoders ever see it."""
+
+
 def load_image(path: str, shape: tuple[int, ...], arch: str | None = None) -> torch.Tensor:
     """An image file as a normalised tensor of ``shape`` ([N,]C,H,W), like the model's transforms.
 
     The image is resized to H×W and normalised with the mean and std of the
     model's torchvision weights (ImageNet's when unknown); it is repeated
-    over the batch.
+    over the batch. Only :data:`IMAGE_FORMATS` are decoded, and Pillow's
+    pixel limit (``Image.MAX_IMAGE_PIXELS``) holds: a larger image is
+    refused, as a decompression bomb would be. Raises :class:`InputError`
+    for anything that is not such an image.
     """
+    import stat
+    import warnings
+
     from PIL import Image, UnidentifiedImageError
 
     if len(shape) not in (3, 4):
@@ -573,14 +623,30 @@ def load_image(path: str, shape: tuple[int, ...], arch: str | None = None) -> to
     channels, height, width = shape[-3:]
     if channels not in (1, 3):
         raise InputError(f"an image has 1 or 3 channels; the shape asks for {channels}")
+    accepted = ", ".join(IMAGE_FORMATS)
     try:
-        with Image.open(path) as image:
-            image = image.convert("RGB" if channels == 3 else "L").resize((width, height), Image.BILINEAR)
-            data = torch.frombuffer(bytearray(image.tobytes()), dtype=torch.uint8)
+        # Opening a FIFO or a device would wait for a writer that never comes.
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise InputError(f"{path} is not a regular file; an image fill reads an image file ({accepted})")
+        with warnings.catch_warnings():
+            # Pillow only warns between its limit and twice it; past the limit is refused here.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path, formats=IMAGE_FORMATS) as image:
+                image = image.convert("RGB" if channels == 3 else "L").resize((width, height), Image.BILINEAR)
+                data = torch.frombuffer(bytearray(image.tobytes()), dtype=torch.uint8)
     except FileNotFoundError:
         raise InputError(f"no such image file: {path}") from None
-    except (UnidentifiedImageError, OSError) as error:
-        raise InputError(f"{path} is not an image that can be read ({error})") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise InputError(
+            f"{path} is refused: its pixel count exceeds the limit of {Image.MAX_IMAGE_PIXELS} pixels "
+            "(a decompression bomb, or a very large image); use a smaller image"
+        ) from None
+    except UnidentifiedImageError:
+        raise InputError(f"{path} is not an image that can be read; accepted formats: {accepted}") from None
+    except InputError:
+        raise
+    except Exception as error:  # noqa: BLE001 - a decoder given a damaged file raises OSError, SyntaxError, ValueError, struct.error...
+        raise InputError(f"{path} is not an image that can be read ({_one_line(error)}); accepted formats: {accepted}") from None
     tensor = data.reshape(height, width, channels).permute(2, 0, 1).float() / 255.0
     mean, std = _normalisation(arch)
     if channels == 3:
@@ -588,6 +654,11 @@ def load_image(path: str, shape: tuple[int, ...], arch: str | None = None) -> to
     if len(shape) == 4:
         tensor = tensor.unsqueeze(0).expand(shape[0], -1, -1, -1).contiguous()
     return tensor
+
+
+def _one_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
 
 
 def _normalisation(arch: str | None) -> tuple[tuple[float, ...], tuple[float, ...]]:

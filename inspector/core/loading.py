@@ -284,19 +284,45 @@ def _trust_message(path: str, wanted: list[str]) -> str:
     )
 
 
+_WRAPPER_KEYS = ("state_dict", "model_state_dict", "model", "module", "net", "weights")
+MAX_WRAPPER_DEPTH = 8
+"""How many checkpoint wrappers (``{"state_dict": {"model": ...}}``) are looked through at most."""
+
+
 def _find_state_dict(obj: Any) -> dict[str, torch.Tensor] | None:
-    """The state_dict in a loaded file: the file itself or a common checkpoint wrapper."""
-    if isinstance(obj, Mapping):
-        if obj and all(isinstance(k, str) for k in obj) and all(
-            isinstance(v, torch.Tensor) for v in obj.values()
-        ):
-            return dict(obj)
-        for key in ("state_dict", "model_state_dict", "model", "module", "net", "weights"):
-            inner = obj.get(key)
-            found = _find_state_dict(inner) if inner is not None else None
-            if found:
-                return found
+    """The state_dict in a loaded file: the file itself or a common checkpoint wrapper.
+
+    A loop over at most :data:`MAX_WRAPPER_DEPTH` levels, not a recursion: a
+    file can nest dicts a hundred thousand deep, or hold a dict that
+    contains itself.
+    """
+    level = [obj]
+    seen: set[int] = set()
+    for _ in range(MAX_WRAPPER_DEPTH + 1):
+        inner_level: list[Any] = []
+        for candidate in level:
+            if not isinstance(candidate, Mapping) or id(candidate) in seen:
+                continue
+            seen.add(id(candidate))
+            if candidate and all(isinstance(k, str) for k in candidate) and all(
+                isinstance(v, torch.Tensor) for v in candidate.values()
+            ):
+                return dict(candidate)
+            inner_level += [candidate[key] for key in _WRAPPER_KEYS if candidate.get(key) is not None]
+        if not inner_level:
+            return None
+        level = inner_level
     return None
+
+
+def _check_values(path: str, state: Mapping[str, torch.Tensor]) -> None:
+    """Refuse a state_dict whose tensors hold no values (saved from a model built on the meta device)."""
+    empty = [key for key, tensor in state.items() if tensor.is_meta]
+    if empty:
+        raise ModelLoadError(
+            f"{path} holds no weight values: {len(empty)} of its {len(state)} tensors are on the meta device "
+            f"({', '.join(empty[:3])}{', ...' if len(empty) > 3 else ''}); save the state_dict of a model with real weights"
+        )
 
 
 def _strip_prefix(state: dict[str, torch.Tensor], notes: list[str]) -> dict[str, torch.Tensor]:
@@ -435,6 +461,7 @@ def load_file(
     state = _find_state_dict(obj)
     if state is None:
         raise ModelLoadError(f"{path} holds a {type(obj).__name__}, not a model or a state_dict")
+    _check_values(path, state)
     return _state_dict_model(path, state, arch, notes, arch_options)
 
 

@@ -25,6 +25,9 @@ def build_report(session: Session, run: ProbeRun) -> dict[str, Any]:
     replaced = set(session.replaced)
     scripted = session.read_only
     layers = []
+    # The tree counts every subtree's parameters in one pass, as the GUI shows them;
+    # count_params per layer walked each subtree again (cubic in a model nested 1,000 deep).
+    totals = {node.qualified_name: node.total_params for node in session.tree().walk()}
     for name, module in session.model.named_modules():
         if not name:
             continue
@@ -34,7 +37,7 @@ def build_report(session: Session, run: ProbeRun) -> dict[str, Any]:
             "name": name,
             "type": type_name(module),
             "depth": name.count(".") + 1,
-            "params": count_params(module),
+            "params": totals[name] if name in totals else count_params(module),
             "replaced": name in replaced,
         }
         if scripted:

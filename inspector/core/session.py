@@ -30,13 +30,15 @@ from inspector.core.inputs import (
 from inspector.core.loading import LoadedModel, load_model
 from inspector.core.precision import model_dtype
 from inspector.core.summary import summary_text
-from inspector.core.tree import ModuleNode, build_tree, count_params, param_numel
+from inspector.core.tree import ModuleNode, build_tree, check_structure, count_params, param_numel
 
 
 class Session:
     """A loaded model with its edits, input, device, mode and runs."""
 
     def __init__(self, loaded: LoadedModel) -> None:
+        # Before anything walks the model: a cycle is refused, deep nesting gets room.
+        check_structure(loaded.module)
         self.loaded = loaded
         self.editor = ModelEditor(loaded.module, read_only=loaded.read_only)
         self.inputs: ModelInput | None = None

@@ -10,6 +10,13 @@ output shapes and how far the final output moved, and puts the original
 object back, also after a cancel or an exception. The model's weights and
 buffers are bit-identical afterwards.
 
+Every forward (the baseline's and each step's) starts from the random state
+of the input's seed, so a model that is random in eval mode (MC dropout,
+sampling) draws the same numbers in each, and knocking out an Identity
+moves nothing. The baseline runs twice: when the two runs differ anyway (a
+counter, a clock), the result says so with the distance between them, its
+noise floor, and the prefix replay is turned off.
+
 Speed: each step is a plain forward under ``torch.no_grad()``, with
 no statistics. Only a light pre/post hook pair per module keeps a stack of
 the modules being run, so that a step that raises says in which module (the
@@ -19,6 +26,7 @@ innermost on the stack) and so that a cancel stops inside a long forward.
 from __future__ import annotations
 
 import difflib
+import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -27,7 +35,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from inspector.core.compare import distance_of
+from inspector.core.compare import NoiseFloor, distance_of, fixed_random_state
 from inspector.core.devices import synchronize
 from inspector.core.errors import EditError
 from inspector.core.inputs import available_memory
@@ -105,6 +113,8 @@ class SweepResult:
     total_s: float = 0.0
     replayed_calls: int = 0
     """Module calls taken from the baseline instead of computed (see :class:`_Hooks`)."""
+    noise_floor: NoiseFloor | None = None
+    """How far two runs of the model as it is differ by themselves (None before the baseline ran)."""
 
     @property
     def complete(self) -> bool:
@@ -117,7 +127,10 @@ class SweepResult:
             "model": self.model,
             "input": self.input,
             "device": self.device,
-            "baseline": {"output_shapes": self.baseline_output_shapes},
+            "baseline": {
+                "output_shapes": self.baseline_output_shapes,
+                **(self.noise_floor or NoiseFloor(None, None)).as_dict(),
+            },
             "entries": [entry.as_dict() for entry in self.entries],
         }
 
@@ -143,6 +156,9 @@ class _BaselineCall:
     output: Any = None
     replayable: bool = False
     """True when ``output`` holds a copy that can stand in for the call (see :class:`_Hooks`)."""
+    random_after: Any = None
+    """The random state when the call returned, when the call drew random numbers: a replay
+    sets it, so that what runs after the replayed calls draws what it drew in the baseline."""
 
 
 class _Hooks:
@@ -164,13 +180,16 @@ class _Hooks:
     BatchNorm statistics depend on every call), and copies stop being made
     past ``budget_bytes``. A module that is never called but read (as
     MultiheadAttention reads ``out_proj.weight``) counts as first used when
-    its nearest called ancestor starts. A module whose forward has side
+    its nearest called ancestor starts. A replayed call that drew random
+    numbers (dropout left on, ``torch.randn``) leaves the random state where
+    the baseline's call left it. A module whose forward has side
     effects other than its output (a counter, a cache), or that reads
     another, unrelated module's attributes, would be replayed as if nothing
     had changed: pass ``reuse_prefix=False`` to :func:`sweep` for such models.
     """
 
-    def __init__(self, should_stop: StopCallback | None, budget_bytes: int) -> None:
+    def __init__(self, should_stop: StopCallback | None, budget_bytes: int, device: torch.device | None = None) -> None:
+        self.device = device or torch.device("cpu")
         self.names: dict[int, str] = {}
         self.should_stop = should_stop
         self.stack: list[str] = []
@@ -181,7 +200,7 @@ class _Hooks:
         self.event = 0
         self.counts: dict[int, int] = {}
         self.calls: dict[int, list[_BaselineCall]] = {}
-        self.open: list[tuple[_BaselineCall, list[tuple[torch.Tensor, int]]]] = []
+        self.open: list[tuple[_BaselineCall, list[tuple[torch.Tensor, int]], Any]] = []
         self.cached_bytes = 0
         self.replayed = 0
         self._patched: list[tuple[nn.Module, Any]] = []
@@ -233,11 +252,11 @@ class _Hooks:
         self.counts[key] = self.counts.get(key, 0) + 1
         if self.recording:
             call = _BaselineCall(start=self.event)
-            for parent, _ in self.open:
+            for parent, *_ in self.open:
                 parent.nested[key] = parent.nested.get(key, 0) + 1
             self.calls.setdefault(key, []).append(call)
             inputs = tensors_in([args, kwargs])
-            self.open.append((call, [(t, t._version) for t in inputs]))
+            self.open.append((call, [(t, t._version) for t in inputs], _random_state(self.device)))
         self.event += 1
 
     def post(self, module: nn.Module, args: Any, kwargs: Any, output: Any) -> None:
@@ -252,9 +271,13 @@ class _Hooks:
             while self.open and self.open[-1][0] is not calls[-1]:
                 self.open.pop()
             if self.open:
-                call, inputs = self.open.pop()
+                call, inputs, random_before = self.open.pop()
                 call.end = self.event
                 self._keep(call, inputs, output)
+                if call.replayable:
+                    random_after = _random_state(self.device)
+                    if not _same_random_state(random_before, random_after):
+                        call.random_after = random_after
         self.event += 1
 
     def _keep(self, call: _BaselineCall, inputs: list[tuple[torch.Tensor, int]], output: Any) -> None:
@@ -285,10 +308,45 @@ class _Hooks:
                         for inner, count in call.nested.items():
                             self.counts[inner] = self.counts.get(inner, 0) + count
                         self.replayed += 1
+                        if call.random_after is not None:
+                            _set_random_state(call.random_after, self.device)
                         return _copy(call.output)
             return forward(*args, **kwargs)
 
         return replay_or_forward
+
+
+def _random_state(device: torch.device) -> tuple[Any, ...]:
+    """Every random state a forward may draw from: torch's CPU and ``device``'s, Python's, NumPy's."""
+    import numpy
+
+    cuda = torch.cuda.get_rng_state(device) if device.type == "cuda" else None
+    return torch.get_rng_state(), cuda, random.getstate(), numpy.random.get_state()
+
+
+def _same_random_state(first: tuple[Any, ...], second: tuple[Any, ...]) -> bool:
+    import numpy
+
+    cpu, cuda, python, numpy_state = first
+    cpu2, cuda2, python2, numpy_state2 = second
+    return (
+        torch.equal(cpu, cpu2)
+        and (cuda is None or torch.equal(cuda, cuda2))
+        and python == python2
+        and numpy.array_equal(numpy_state[1], numpy_state2[1])
+        and tuple(numpy_state[2:]) == tuple(numpy_state2[2:])
+    )
+
+
+def _set_random_state(state: tuple[Any, ...], device: torch.device) -> None:
+    import numpy
+
+    cpu, cuda, python, numpy_state = state
+    torch.set_rng_state(cpu)
+    if cuda is not None:
+        torch.cuda.set_rng_state(cuda, device)
+    random.setstate(python)
+    numpy.random.set_state(numpy_state)
 
 
 def _tensors_if_plain(value: Any) -> list[torch.Tensor] | None:
@@ -415,7 +473,7 @@ def sweep(
     )
     started = time.perf_counter()
     train = session.mode == "train"
-    hooks = _Hooks(should_stop, replay_budget(device) if reuse_prefix and not train else 0)
+    hooks = _Hooks(should_stop, replay_budget(device) if reuse_prefix and not train else 0, device)
     handles: list[Any] = []
     named = list(model.named_modules())
     flags = [(m, m.training) for _, m in named]
@@ -433,6 +491,15 @@ def sweep(
                 f"the model as it is raises on this input, in {error}; fix the input or the edits first"
             )
         result.baseline_output_shapes = shapes_of(baseline)
+        # The model as it is, once more: a model that does not repeat itself
+        # (a counter, a clock) has a noise floor no edit can be told from.
+        hooks.begin(recording=False, boundary=-1)
+        again, error, _ = _forward(model, args, hooks, spec.seed, buffers, device)
+        result.noise_floor = NoiseFloor.between(baseline, again) if error is None else NoiseFloor(False, None)
+        if not result.noise_floor.reproducible:
+            # Replayed calls would stand for values the model no longer computes.
+            hooks.calls.clear()
+        del again
         for done, path in enumerate(candidates):
             if should_stop is not None and should_stop():
                 result.cancelled = True
@@ -500,9 +567,13 @@ def _boundary(model: nn.Module, path: str, hooks: _Hooks) -> int:
     ``out_proj.weight`` without calling ``out_proj``, so that call must run
     again with the Identity in place (and fail there).
     """
-    parts = path.split(".")
-    for end in range(len(parts), 0, -1):
-        first = hooks.first_start(model.get_submodule(".".join(parts[:end])))
+    # The modules along the path, walked once (get_submodule per prefix was
+    # quadratic in the depth, which a model nested 1,000 deep has).
+    along = [model]
+    for part in path.split("."):
+        along.append(along[-1].get_submodule(part))
+    for module in reversed(along[1:]):
+        first = hooks.first_start(module)
         if first is not None:
             return first
     return 0
@@ -521,8 +592,7 @@ def _forward(
     try:
         # The same random state for every step: in train mode dropout then
         # draws the same masks, so only the knocked-out module differs.
-        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), torch.no_grad():
-            torch.manual_seed(seed)
+        with fixed_random_state(seed, device), torch.no_grad():
             # A fresh copy each time: an in-place op on the input (an
             # Identity before an in-place ReLU) must not leak into later steps.
             output = model(*_copy(args))

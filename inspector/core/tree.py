@@ -7,6 +7,7 @@ its children, so a Qt model can point at nodes without keeping modules alive.
 from __future__ import annotations
 
 import gc
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -15,10 +16,10 @@ from torch import nn
 
 @dataclass(eq=False)
 class ModuleNode:
-    """One registration of a module in the model.
+    """One module of the model, where ``named_modules()`` first meets it.
 
-    A module registered under two names (a shared block) gives two nodes, each
-    listing the other name in ``aliases``.
+    A module registered under several names (a shared block) gives one node,
+    under its first name; ``aliases`` lists the others.
     """
 
     qualified_name: str
@@ -34,6 +35,9 @@ class ModuleNode:
     parent: ModuleNode | None = None
     children: list[ModuleNode] = field(default_factory=list)
     aliases: list[str] = field(default_factory=list)
+    """The other paths this same module is registered at (shared), in the order they were met."""
+    contains_itself: bool = False
+    """True when one of ``aliases`` lies inside this very module: it is registered inside itself."""
     replaced: bool = False
     """True when this module is an ``nn.Identity`` put in by an edit."""
     row: int = 0
@@ -46,10 +50,12 @@ class ModuleNode:
 
 
     def walk(self) -> Iterator[ModuleNode]:
-        """This node and every node under it, depth first."""
-        yield self
-        for child in self.children:
-            yield from child.walk()
+        """This node and every node under it, depth first (a loop: a tree can be thousands deep)."""
+        pending = [self]
+        while pending:
+            node = pending.pop()
+            yield node
+            pending.extend(reversed(node.children))
 
     def find(self, qualified_name: str) -> ModuleNode | None:
         """The node at a dotted path, or None."""
@@ -88,7 +94,17 @@ def _extra_repr(module: nn.Module) -> str:
 
 
 def build_tree(model: nn.Module, replaced: Iterable[str] = ()) -> ModuleNode:
-    """Build the plain tree of ``model``; names in ``replaced`` are marked as edits."""
+    """Build the plain tree of ``model``; names in ``replaced`` are marked as edits.
+
+    One node per distinct module, in ``named_modules()`` order and under the
+    name ``named_modules()`` gives it: a module registered in several places
+    (a shared block, weight tying, a module registered inside itself) is
+    shown once, with its children, where it is first met; its other
+    registrations are listed in its ``aliases``. The walk is a loop over the
+    registrations, so it takes time in proportion to them, whatever the
+    nesting depth and however many paths sharing makes (a shared block at
+    each of 30 levels is 2**30 paths, 31 nodes).
+    """
     # Tens of thousands of small objects and no garbage: a collection pass
     # here would only scan the model's objects again (it doubled the time of
     # a 10,000-module tree).
@@ -101,53 +117,164 @@ def build_tree(model: nn.Module, replaced: Iterable[str] = ()) -> ModuleNode:
             gc.enable()
 
 
+def _make_node(module: nn.Module, qualified: str, short: str, parent: ModuleNode | None, replaced: set[str]) -> ModuleNode:
+    return ModuleNode(
+        qualified_name=qualified,
+        name=short,
+        type_name=type_name(module),
+        own_params=sum(param_numel(p) for p in module._parameters.values() if p is not None),
+        total_params=0,
+        extra_repr=_extra_repr(module),
+        parent=parent,
+        replaced=qualified in replaced,
+    )
+
+
+def _is_ancestor(node: ModuleNode, of: ModuleNode | None) -> bool:
+    while of is not None:
+        if of is node:
+            return True
+        of = of.parent
+    return False
+
+
 def _build_tree(model: nn.Module, replaced: Iterable[str]) -> ModuleNode:
     replaced_set = set(replaced)
-    first_name: dict[int, list[str]] = {}
-    made: list[tuple[ModuleNode, nn.Module]] = []
-    registrations: dict[int, int] = {}
-
-    def make(module: nn.Module, qualified: str, short: str, parent: ModuleNode | None, seen: tuple[int, ...]) -> ModuleNode:
-        own = {id(p): p for p in module._parameters.values() if p is not None}
-        for key in own:
-            registrations[key] = registrations.get(key, 0) + 1
-        node = ModuleNode(
-            qualified_name=qualified,
-            name=short,
-            type_name=type_name(module),
-            own_params=sum(param_numel(p) for p in own.values()),
-            total_params=0,
-            extra_repr=_extra_repr(module),
-            parent=parent,
-            replaced=qualified in replaced_set,
-        )
-        made.append((node, module))
-        first_name.setdefault(id(module), []).append(qualified)
-        if id(module) in seen:  # a module that contains itself: show it once, stop there
-            return node
-        for child_name, child in module._modules.items():
+    root = _make_node(model, "", type_name(model), None, replaced_set)
+    nodes: dict[int, ModuleNode] = {id(model): root}
+    finished: list[tuple[ModuleNode, nn.Module]] = []
+    shared = False
+    # A depth-first walk with an explicit stack of child iterators: the same
+    # order as named_modules(), without a Python frame per level (a model
+    # nested 1,000 deep is a plain Sequential of Sequentials).
+    stack: list[tuple[ModuleNode, nn.Module, Iterator[tuple[str, nn.Module | None]]]] = [
+        (root, model, iter(list(model._modules.items())))
+    ]
+    while stack:
+        node, module, children = stack[-1]
+        for child_name, child in children:
             if child is None:
                 continue
-            child_qualified = f"{qualified}.{child_name}" if qualified else child_name
-            child_node = make(child, child_qualified, child_name, node, seen + (id(module),))
+            qualified = f"{node.qualified_name}.{child_name}" if node.qualified_name else child_name
+            known = nodes.get(id(child))
+            if known is not None:
+                shared = True
+                known.aliases.append(qualified)
+                if _is_ancestor(known, node):
+                    known.contains_itself = True
+                continue
+            child_node = _make_node(child, qualified, child_name, node, replaced_set)
             child_node.row = len(node.children)
             node.children.append(child_node)
-        return node
-
-    root = make(model, "", type_name(model), None, ())
-    if any(count > 1 for count in registrations.values()):
-        # Tied parameters or a shared module: each subtree must count each parameter once.
-        for node, module in made:
-            node.total_params = count_params(module)
+            nodes[id(child)] = child_node
+            stack.append((child_node, child, iter(list(child._modules.items()))))
+            break
+        else:
+            stack.pop()
+            finished.append((node, module))
+    if not shared:
+        shared = _any_tied_parameter(finished)
+    if shared:
+        _count_shared(finished)
     else:
         # Every parameter is registered once: a subtree's total is a plain sum, children first.
-        for node, _ in reversed(made):
+        for node, _ in finished:
             node.total_params = node.own_params + sum(child.total_params for child in node.children)
-    by_id = {k: v for k, v in first_name.items() if len(v) > 1}
-    if by_id:
-        names_of = {name: names for names in by_id.values() for name in names}
-        for node in root.walk():
-            others = names_of.get(node.qualified_name)
-            if others:
-                node.aliases = [n for n in others if n != node.qualified_name]
     return root
+
+
+def _any_tied_parameter(finished: list[tuple[ModuleNode, nn.Module]]) -> bool:
+    seen: set[int] = set()
+    for _, module in finished:
+        for param in module._parameters.values():
+            if param is not None:
+                if id(param) in seen:
+                    return True
+                seen.add(id(param))
+    return False
+
+
+def _count_shared(finished: list[tuple[ModuleNode, nn.Module]]) -> None:
+    """Totals where a parameter or module is registered more than once: each parameter counted once.
+
+    ``finished`` is in post-order, so every module's children (its shown ones
+    and its other registrations) are done before it, except an ancestor
+    registered inside it, whose parameters are its own anyway.
+    """
+    sizes: dict[int, int] = {}
+    under: dict[int, frozenset[int]] = {}
+    for node, module in finished:
+        own = frozenset(id(p) for p in module._parameters.values() if p is not None)
+        for param in module._parameters.values():
+            if param is not None:
+                sizes[id(param)] = param_numel(param)
+        parts = [under[id(c)] for c in module._modules.values() if c is not None and id(c) in under]
+        parts = [part for part in parts if part]
+        if not own and len(parts) == 1:
+            total = parts[0]  # shared, not copied: a chain 1,000 deep stays linear
+        else:
+            total = own.union(*parts) if parts else own
+        under[id(module)] = total
+        node.total_params = sum(sizes[key] for key in total)
+
+
+# --------------------------------------------------------------------------- structure checks
+
+MAX_DEPTH = 3000
+"""Deepest nesting of modules accepted: torch's own methods recurse once per level, and past
+this the C stack of a thread (8 MiB) is at risk even with Python's recursion limit raised."""
+FRAMES_PER_LEVEL = 8
+"""Python frames a nesting level may cost in torch's recursive methods (a forward through
+``Module.__call__`` takes three, hooks and generators a few more)."""
+SPARE_FRAMES = 1000
+
+
+def check_structure(model: nn.Module) -> None:
+    """Refuse a model torch itself cannot walk, and make room for a deeply nested one.
+
+    A module registered inside itself (``m.add_module("me", m)``) is a cycle:
+    torch's own ``.to()``, ``.train()``, ``state_dict()`` and ``repr`` never
+    end on it, so it raises :class:`ModelLoadError` naming the path. A model
+    nested more than :data:`MAX_DEPTH` deep is refused too. A model nested
+    deeper than Python's recursion limit allows (1,000 nested Sequentials)
+    is fine in itself: the limit is raised, for the whole process and never
+    lowered, so that torch's recursive methods and the forward run. The
+    walk is a loop, in time proportional to the registrations.
+    """
+    from inspector.core.errors import ModelLoadError
+
+    height: dict[int, int] = {}
+    on_path: set[int] = {id(model)}
+    names: dict[int, str] = {id(model): ""}
+    stack: list[tuple[nn.Module, Iterator[tuple[str, nn.Module | None]]]] = [(model, iter(list(model._modules.items())))]
+    while stack:
+        module, children = stack[-1]
+        for child_name, child in children:
+            if child is None or id(child) in height:
+                continue
+            path = f"{names[id(module)]}.{child_name}" if names[id(module)] else child_name
+            if id(child) in on_path:
+                target = repr(names[id(child)]) if names[id(child)] else "the model itself"
+                raise ModelLoadError(
+                    f"{type(model).__name__} registers a module inside itself: {path!r} is {target} again; "
+                    "torch's own .to(), .train() and state_dict() never end on such a model"
+                )
+            names[id(child)] = path
+            on_path.add(id(child))
+            stack.append((child, iter(list(child._modules.items()))))
+            break
+        else:
+            stack.pop()
+            on_path.discard(id(module))
+            height[id(module)] = 1 + max(
+                (height[id(c)] for c in module._modules.values() if c is not None), default=0
+            )
+    depth = height[id(model)] - 1
+    if depth > MAX_DEPTH:
+        raise ModelLoadError(
+            f"{type(model).__name__} nests modules {depth} deep; at most {MAX_DEPTH} levels can be inspected "
+            "(torch's own methods recurse once per level)"
+        )
+    needed = depth * FRAMES_PER_LEVEL + SPARE_FRAMES
+    if needed > sys.getrecursionlimit():
+        sys.setrecursionlimit(needed)

@@ -47,6 +47,7 @@ QUALIFIED_NAME_ROLE = Qt.ItemDataRole.UserRole
 """Column 0 carries the module's qualified name (``""`` for the root) in this role."""
 
 MAX_SHAPES_SHOWN = 3
+MAX_ALIASES_SHOWN = 8
 
 FAILED_BACKGROUND = QColor("#f8d3d0")
 FAILED_FOREGROUND = QColor("#9b1c12")
@@ -206,6 +207,7 @@ class ModuleTreeModel(QAbstractItemModel):
         old.extra_repr = new.extra_repr
         old.replaced = new.replaced
         old.aliases = list(new.aliases)
+        old.contains_itself = new.contains_itself
         self._emit_row_changed(old)
         if new.children:
             self.beginInsertRows(index, 0, len(new.children) - 1)
@@ -330,7 +332,8 @@ class ModuleTreeModel(QAbstractItemModel):
         if column == NAME:
             return node.name
         if column == TYPE:
-            return node.type_name
+            # A shared module is one row (as named_modules() lists it); the mark says there are more places.
+            return f"{node.type_name} (shared)" if node.aliases else node.type_name
         if column == PARAMS:
             return f"{node.total_params:,}"
         found = self.record_call(node)
@@ -378,7 +381,12 @@ class ModuleTreeModel(QAbstractItemModel):
         if node.replaced:
             lines.append("Replaced with Identity: its input is passed on unchanged")
         if node.aliases:
-            lines.append("Also registered as: " + ", ".join(node.aliases))
+            shown = ", ".join(node.aliases[:MAX_ALIASES_SHOWN])
+            more = len(node.aliases) - MAX_ALIASES_SHOWN
+            lines.append(f"Shared: the same module is also registered as {shown}" + (f" and {more} more" if more > 0 else ""))
+            lines.append("It is shown once, here; an edit at one of those names changes only that name")
+        if node.contains_itself:
+            lines.append("Registered inside itself: torch cannot move, save or switch mode of this model")
         if self._run is not None and self._run.error is not None and self._run.error.module == node.qualified_name:
             error = self._run.error
             lines.append(f"Raised {error.exception_type}: {error.message}")

@@ -16,7 +16,8 @@ SMALL = ["--input-shape", "1,3,64,64"]
 def test_fc_replaced_compare_is_null_and_baseline_shapes_differ(capsys):
     code, report, err = run_report(["resnet18", "--identity", "fc", "--compare", *SMALL], capsys)
     assert code == 0, err
-    assert report["compare"] == {"output_relative_l2": None, "output_cosine": None}
+    assert report["compare"] == {"output_relative_l2": None, "output_cosine": None,
+                                 "baseline_reproducible": True, "noise_floor_relative_l2": 0.0}
     assert report["output"]["shapes"] == [[1, 512]]
     layers = {layer["name"]: layer for layer in report["layers"]}
     assert all(list(layer["baseline"]) == ["output_shapes", "stats"] for layer in report["layers"])
@@ -55,6 +56,7 @@ def test_without_compare_the_report_is_unchanged(capsys):
 def test_compare_with_meta_has_shapes_and_null_numbers(capsys):
     code, report, err = run_report(["resnet18", "--meta", "--identity", "fc", "--compare", *SMALL], capsys)
     assert code == 0, err
-    assert report["compare"] == {"output_relative_l2": None, "output_cosine": None}
+    assert report["compare"] == {"output_relative_l2": None, "output_cosine": None,
+                                 "baseline_reproducible": None, "noise_floor_relative_l2": None}
     fc = next(layer for layer in report["layers"] if layer["name"] == "fc")
     assert fc["baseline"] == {"output_shapes": [[1, 1000]], "stats": None}

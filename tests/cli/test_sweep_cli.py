@@ -23,7 +23,7 @@ def test_sweep_of_resnet18_blocks(capsys):
     assert result["model"] == "torchvision:resnet18"
     assert result["input"] == {"shape": [1, 3, 64, 64], "dtype": "float32", "fill": "randn", "seed": 0}
     assert result["device"] == "cpu"
-    assert result["baseline"] == {"output_shapes": [[1, 1000]]}
+    assert result["baseline"] == {"output_shapes": [[1, 1000]], "baseline_reproducible": True, "noise_floor_relative_l2": 0.0}
     names = [e["name"] for e in result["entries"]]
     assert names == ["layer1", "layer2", "layer2.0.downsample", "layer3", "layer3.0.downsample",
                      "layer4", "layer4.0.downsample"]

@@ -41,12 +41,14 @@ def test_tied_parameters_count_once():
     assert root.find("decode").own_params == 60
 
 
-def test_shared_module_shows_both_registrations():
+def test_shared_module_is_shown_once_and_marked():
     model = SharedTwice()
     root = build_tree(model)
-    shared, again = root.find("shared"), root.find("again")
-    assert shared is not None and again is not None
-    assert shared.aliases == ["again"] and again.aliases == ["shared"]
+    # As named_modules() lists it: once, under its first name; the second name is an alias.
+    assert [n.qualified_name for n in root.walk()] == [n for n, _ in model.named_modules()]
+    shared = root.find("shared")
+    assert shared is not None and root.find("again") is None
+    assert shared.aliases == ["again"] and not shared.contains_itself
     assert root.find("out").aliases == []
     # Parameters of the shared Linear count once for the whole model.
     assert root.total_params == sum(p.numel() for p in model.parameters())
