@@ -100,20 +100,26 @@ class ModelEditor:
         """The module at ``path``, or an :class:`EditError` saying why there is none."""
         if not path:
             raise EditError("the root module cannot be replaced; choose one of its submodules")
-        modules = dict(self.model.named_modules(remove_duplicate=False))
-        if path in modules:
-            return modules[path]
-        owner, _, leaf = path.rpartition(".")
-        if owner in modules and (
-            leaf in modules[owner]._parameters or leaf in modules[owner]._buffers
-        ):
-            kind = "parameter" if leaf in modules[owner]._parameters else "buffer"
-            target = f"'{owner}'" if owner else "a submodule"
-            raise EditError(f"{path!r} is a {kind}, not a module; replace {target} instead")
+        # First: a pass-through stand-in answers attribute lookups for its original, children too.
         for replaced in self._originals:
             if path.startswith(replaced + "."):
                 raise EditError(f"{path!r} is inside {replaced!r}, which is replaced with Identity; restore {replaced!r} first")
-        close = difflib.get_close_matches(path, [n for n in modules if n], n=3)
+        # Looked up along the path itself: listing every path first would take
+        # as long as the model has paths (2**30 where modules are shared at 30 levels).
+        try:
+            return self.model.get_submodule(path)
+        except AttributeError:
+            pass
+        owner_path, _, leaf = path.rpartition(".")
+        try:
+            owner = self.model.get_submodule(owner_path)
+        except AttributeError:
+            owner = None
+        if owner is not None and (leaf in owner._parameters or leaf in owner._buffers):
+            kind = "parameter" if leaf in owner._parameters else "buffer"
+            target = f"'{owner_path}'" if owner_path else "a submodule"
+            raise EditError(f"{path!r} is a {kind}, not a module; replace {target} instead")
+        close = difflib.get_close_matches(path, [n for n, _ in self.model.named_modules() if n], n=3)
         hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
         raise EditError(f"no submodule {path!r} in {type(self.model).__name__}{hint}")
 

@@ -18,7 +18,7 @@ import torchvision
 from torch import nn
 
 from inspector.cli import main
-from inspector.core.errors import ModelLoadError
+from inspector.core.errors import InspectorError, ModelLoadError
 from inspector.core.session import Session
 from inspector.core.tree import build_tree
 
@@ -247,6 +247,21 @@ def test_a_shared_module_at_every_level_opens_with_one_node_per_module(models_fi
     assert root.find("right") is None
     assert nodes[-1].type_name == "Linear" and nodes[-1].depth == 30
     assert all(node.total_params == 20 for node in nodes)
+
+
+def test_an_edit_deep_in_a_shared_module_at_every_level_is_made_and_undone_at_once(models_file):
+    session = Session.open(f"{models_file}:diamond")
+    deep = ".".join(["left"] * 29)
+    original = session.model.get_submodule(deep)
+    session.replace_with_identity(deep)  # looked up along its path, not among its 2**30 paths
+    # (booleans only: a failing assertion would print the module, whose repr has 2**30 lines)
+    replaced = isinstance(session.model.get_submodule(deep), nn.Identity)
+    assert replaced
+    session.undo()
+    restored = session.model.get_submodule(deep) is original
+    assert restored
+    with pytest.raises(InspectorError, match="no submodule"):
+        session.replace_with_identity(deep + ".up")
 
 
 def test_the_gui_tree_marks_shared_modules(qtmodeltester, models_file):
