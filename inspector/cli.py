@@ -71,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="also run the unedited model on the same input: every layer gains a baseline")
     report.add_argument("--export", metavar="DIR",
                         help="write the edited model's weights, a script that rebuilds it, CSV and a plot into DIR")
+    report.add_argument("--graph", metavar="FILE",
+                        help="write the dataflow graph: FILE.svg (drawn), FILE.dot (Graphviz) or FILE.json")
 
     sweep = commands.add_parser("sweep", help="replace each module alone with Identity and record what happens")
     _add_model_and_input_options(sweep)
@@ -197,6 +199,10 @@ def _report(args: argparse.Namespace) -> int:
     try:
         if args.export is not None:
             _check_folder(args.export)
+        if args.graph is not None:
+            from inspector.core.graph_layout import graph_format
+
+            graph_format(args.graph)
         with terminal.status(shown, f"Opening {args.model}…"):
             session = _open_session(args, args.identity, meta=args.meta)
         baseline = None
@@ -215,12 +221,15 @@ def _report(args: argparse.Namespace) -> int:
 
             add_baseline(report, baseline, run)
         text = dumps(report)
+        graph_text = _graph_text(session, args) if args.graph is not None else None
     except InspectorError as error:
         raise UsageError(str(error)) from None
     except MemoryError:
         raise UsageError("out of memory while building the model or its input; try a smaller --input-shape") from None
     if args.export is not None:
         _export(session, run, report, args.export)
+    if graph_text is not None:
+        _write_json(graph_text, args.graph)
     if args.json is not None or not as_table:
         _write_json(text, args.json or "-")
     if as_table:
@@ -229,6 +238,15 @@ def _report(args: argparse.Namespace) -> int:
         print(f"{PROG}: the forward failed: {one_line(str(run.error))}", file=sys.stderr)
         return EXIT_FORWARD_FAILED
     return EXIT_OK
+
+
+def _graph_text(session: Any, args: argparse.Namespace) -> str:
+    """The dataflow graph of the edited model (a run of its own, with the graph's hooks), as ``--graph`` asks."""
+    from inspector.core.graph import capture_session
+    from inspector.core.graph_layout import graph_file_text
+
+    edits = f" with {', '.join(session.replaced)} replaced by Identity" if session.replaced else ""
+    return graph_file_text(capture_session(session, meta=args.meta), args.graph, title=f"{session.source}{edits}")
 
 
 def _wants_table(args: argparse.Namespace) -> bool:

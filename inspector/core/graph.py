@@ -649,10 +649,14 @@ def node_lines(node: GraphNode) -> list[str]:
     if node.kind in ("input", "output"):
         return [node.name, shape_text(node.output_shapes)]
     if node.kind == "op":
+        if node.failed and not node.output_shapes and node.error:
+            return [node.type_name, "raised " + node.error.split(":")[0]]
         return [node.type_name, shape_text(node.output_shapes)]
     kind = "Identity (replaced)" if node.replaced else node.type_name
     if node.passthrough and not node.replaced:
         kind += " (pass-through)"
+    if node.failed and not node.output_shapes and node.error:
+        return [node.id, kind, "raised " + node.error.split(":")[0]]
     return [node.id, kind, shape_text(node.output_shapes)]
 
 
