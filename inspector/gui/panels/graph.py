@@ -1,0 +1,708 @@
+"""The Graph tab: the dataflow graph of the last run, laid out top to bottom.
+
+After each run, while this tab is shown, the panel captures the graph with a
+run of its own (:func:`inspector.core.graph.capture_session`: the graph's
+hooks and torch function mode, one more forward) on its worker, borrowing
+the model as Compare and Sweep do, and lays it out there with grandalf
+(:mod:`inspector.core.graph_layout`); the GUI thread only builds the scene.
+A run made while another tab is shown marks the graph stale; it is captured
+when the tab is next shown.
+
+What the view does:
+
+- each node is a box with its name, type and output shape; operations
+  (``add``, ``cat``, ``flatten``, ...) are small rounded boxes;
+- wheel zooms, dragging pans, **Fit** (or the F key) shows it all;
+- double-click a container to open it in place; double-click a node inside
+  an open container to close that container; the first view is the deepest
+  one with at most ~150 nodes;
+- replaced modules are dashed pass-throughs; the failing node is red with
+  its error, and the edges that carried tensors into it are red;
+- nodes can be coloured by a statistic of the run (mean, std, zero %, NaN);
+- clicking a node selects its module in the tree, and the tree's selection
+  is shown here; right-click gives the tree's menu (Replace with Identity,
+  Restore);
+- the search box outlines matching nodes (and the closed containers that
+  hold a match);
+- Save writes SVG or PNG.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import (
+    QBrush,
+    QColor,
+    QContextMenuEvent,
+    QFont,
+    QImage,
+    QKeyEvent,
+    QMouseEvent,
+    QPainter,
+    QPainterPath,
+    QPen,
+    QPolygonF,
+    QWheelEvent,
+)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QGraphicsItem,
+    QGraphicsPathItem,
+    QGraphicsScene,
+    QGraphicsView,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QStyleOptionGraphicsItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from inspector.core.graph import DataflowGraph, GraphNode, auto_depth, collapse, node_lines, shape_text
+from inspector.core.graph_layout import LINE_HEIGHT, PADDING, GraphLayout, layout
+from inspector.gui.panels.model_work import ModelWorkPanel
+from inspector.gui.run_worker import Worker
+
+if TYPE_CHECKING:
+    from inspector.core.probe import ProbeRun
+    from inspector.core.session import Session
+
+FILL = QColor("#f7f9fc")
+OP_FILL = QColor("#eef1f5")
+IO_FILL = QColor("#e3ecfa")
+STROKE = QColor("#8a96a8")
+TEXT = QColor("#1f2933")
+MUTED = QColor("#5f6b7a")
+FAILED = QColor("#d62828")
+FAILED_FILL = QColor("#fde2e2")
+SELECTED = QColor("#2b6cb0")
+MATCH = QColor("#dd8a0b")
+STATISTICS = ("none", "mean", "std", "zero %", "NaN")
+"""What the nodes can be coloured by (from the run's records)."""
+ZOOM_STEP = 1.15
+MIN_SCALE, MAX_SCALE = 0.02, 4.0
+CLICK_SLOP = 4
+"""A press and release closer than this many pixels is a click, not a pan."""
+PNG_LIMIT = 16000
+"""The saved PNG is scaled down so that neither side passes this many pixels."""
+
+
+@dataclass
+class GraphShown:
+    """What the worker hands the GUI thread: the captured graph, the open containers, the view and its layout."""
+
+    graph: DataflowGraph
+    expanded: set[str]
+    visible: DataflowGraph
+    placed: GraphLayout
+
+
+def view_of(graph: DataflowGraph, expanded: set[str] | None) -> GraphShown:
+    """Collapse ``graph`` to ``expanded`` (None: the deepest depth with at most ~150 nodes) and lay it out."""
+    if expanded is None:
+        depth = auto_depth(graph)
+        expanded = {n.id for n in graph.nodes.values() if n.container and n.depth < depth}
+    else:
+        expanded = {i for i in expanded if i in graph.nodes and graph.nodes[i].container}
+    visible = collapse(graph, expanded=expanded)
+    return GraphShown(graph, expanded, visible, layout(visible))
+
+
+def statistic_of(run: ProbeRun | None, node: GraphNode, statistic: str) -> float | None:
+    """The chosen statistic of a module call's output in ``run``; None for operations or when unknown."""
+    if run is None or node.kind != "module" or node.module is None or statistic == "none":
+        return None
+    record = run.records.get(node.module)
+    if record is None or node.call >= len(record.calls):
+        return None
+    stats = record.calls[node.call].stats
+    if stats is None:
+        return None
+    value = {"mean": stats.mean, "std": stats.std, "zero %": 100.0 * stats.zero_fraction,
+             "NaN": float(stats.nan_count)}[statistic]
+    return None if value is None or not math.isfinite(value) else float(value)
+
+
+def scale_colour(share: float) -> QColor:
+    """Pale yellow (0) through orange to deep red-brown (1): a sequential scale readable under dark text."""
+    share = min(1.0, max(0.0, share))
+    stops = ((255, 247, 212), (254, 196, 79), (236, 112, 20))
+    low, high, t = (stops[0], stops[1], share * 2) if share < 0.5 else (stops[1], stops[2], share * 2 - 1)
+    return QColor(*(int(a + (b - a) * t) for a, b in zip(low, high)))
+
+
+class NodeItem(QGraphicsItem):
+    """One node's box: name, type, output shape."""
+
+    def __init__(self, node: GraphNode, rect: QRectF, font: QFont, bold: QFont) -> None:
+        super().__init__()
+        self.node = node
+        self.rect = rect
+        self.font = font
+        self.bold = bold
+        self.lines = node_lines(node)
+        self.fill: QColor | None = None
+        self.selected = False
+        self.matched = False
+        self.setToolTip(self._tooltip())
+
+    def _tooltip(self) -> str:
+        node = self.node
+        parts = [f"{node.id} ({node.type_name})", f"output {shape_text(node.output_shapes)}"]
+        if node.container:
+            parts.append("double-click to open")
+        if node.replaced:
+            parts.append("replaced with Identity: its input passes through")
+        if node.error:
+            parts.append(node.error)
+        return "\n".join(parts)
+
+    def boundingRect(self) -> QRectF:
+        return self.rect.adjusted(-3, -3, 3, 3)
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
+        node = self.node
+        if node.failed:
+            fill = FAILED_FILL
+        elif self.fill is not None:
+            fill = self.fill
+        else:
+            fill = OP_FILL if node.kind == "op" else IO_FILL if node.kind in ("input", "output") else FILL
+        colour = SELECTED if self.selected else MATCH if self.matched else FAILED if node.failed else STROKE
+        width = 2.5 if self.selected or self.matched or node.failed else 1.0
+        pen = QPen(colour, width)
+        if (node.passthrough or node.replaced) and not self.selected:
+            pen.setStyle(Qt.PenStyle.DashLine)
+        painter.setPen(pen)
+        painter.setBrush(QBrush(fill))
+        radius = self.rect.height() / 2 if node.kind != "module" else 5.0
+        painter.drawRoundedRect(self.rect, radius, radius)
+        if node.container:  # a stacked edge: there is more inside
+            painter.setPen(QPen(STROKE, 1.0))
+            painter.drawLine(self.rect.bottomLeft() + QPointF(4, 3), self.rect.bottomRight() + QPointF(-4, 3))
+        for row, line in enumerate(self.lines):
+            painter.setFont(self.bold if row == 0 and node.kind == "module" else self.font)
+            painter.setPen(FAILED if node.failed and row == len(self.lines) - 1 and node.error else
+                           TEXT if row == 0 else MUTED)
+            top = self.rect.top() + PADDING / 2 + row * LINE_HEIGHT
+            painter.drawText(QRectF(self.rect.left() + 2, top, self.rect.width() - 4, LINE_HEIGHT),
+                             Qt.AlignmentFlag.AlignCenter, line)
+
+
+class EdgeItem(QGraphicsPathItem):
+    """A polyline from a producer to a consumer, with an arrow head; red when its tensor went into the failing call."""
+
+    def __init__(self, points: list[tuple[float, float]], failed: bool, tip: str) -> None:
+        path = QPainterPath(QPointF(*points[0]))
+        for x, y in points[1:]:
+            path.lineTo(x, y)
+        (x0, y0), (x1, y1) = points[-2], points[-1]
+        angle = math.atan2(y1 - y0, x1 - x0)
+        head = QPolygonF([QPointF(x1, y1)] + [
+            QPointF(x1 - 8 * math.cos(angle + turn), y1 - 8 * math.sin(angle + turn)) for turn in (0.4, -0.4)
+        ])
+        path.addPolygon(head)
+        super().__init__(path)
+        self.failed = failed
+        pen = QPen(FAILED if failed else STROKE, 2.5 if failed else 1.2)
+        self.setPen(pen)
+        self.setToolTip(tip)
+        self.setZValue(-1 if not failed else -0.5)
+
+
+class GraphCanvas(QGraphicsView):
+    """Zoom with the wheel, pan by dragging, F fits; clicks, double-clicks and right-clicks name the node."""
+
+    sig_node_clicked = Signal(str)
+    """The id of the node clicked."""
+    sig_node_double_clicked = Signal(str)
+    """The id of the node double-clicked."""
+    sig_node_context_requested = Signal(str, QPoint)
+    """The id of the node right-clicked and the global position."""
+
+    def __init__(self, scene: QGraphicsScene, parent: QWidget | None = None) -> None:
+        super().__init__(scene, parent)
+        self.setObjectName("graphCanvas")
+        self.setRenderHints(QPainter.RenderHint.Antialiasing | QPainter.RenderHint.TextAntialiasing)
+        self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.BoundingRectViewportUpdate)
+        self.setBackgroundBrush(QBrush(QColor("#ffffff")))
+        self._pressed_at: QPoint | None = None
+
+    def node_at(self, position: QPoint) -> str | None:
+        for item in self.items(position):
+            if isinstance(item, NodeItem):
+                return item.node.id
+        return None
+
+    def zoom(self, factor: float) -> None:
+        current = self.transform().m11()
+        factor = max(MIN_SCALE / current, min(MAX_SCALE / current, factor))
+        self.scale(factor, factor)
+
+    def fit(self) -> None:
+        """Show the whole graph (never magnified past its natural size)."""
+        rect = self.scene().itemsBoundingRect().adjusted(-10, -10, 10, 10)
+        if rect.isEmpty():
+            return
+        self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
+        if self.transform().m11() > 1.0:
+            self.resetTransform()
+            self.centerOn(rect.center())
+
+    def show_top(self) -> None:
+        """Natural size (narrowed to the view's width when wider), scrolled to the input."""
+        rect = self.scene().itemsBoundingRect().adjusted(-10, -10, 10, 10)
+        self.resetTransform()
+        width = max(self.viewport().width(), 1)
+        if rect.width() > width:
+            factor = max(MIN_SCALE, width / rect.width())
+            self.scale(factor, factor)
+        self.centerOn(rect.center().x(), rect.top() + self.viewport().height() / 2 / self.transform().m11())
+
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        steps = event.angleDelta().y() / 120.0
+        if steps:
+            self.zoom(ZOOM_STEP ** steps)
+        event.accept()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() == Qt.Key.Key_F and not event.modifiers():
+            self.fit()
+            return
+        if event.key() in (Qt.Key.Key_Plus, Qt.Key.Key_Equal):
+            self.zoom(ZOOM_STEP)
+            return
+        if event.key() == Qt.Key.Key_Minus:
+            self.zoom(1 / ZOOM_STEP)
+            return
+        super().keyPressEvent(event)
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.LeftButton:
+            self._pressed_at = event.position().toPoint()
+        super().mousePressEvent(event)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        super().mouseReleaseEvent(event)
+        pressed, self._pressed_at = self._pressed_at, None
+        if event.button() != Qt.MouseButton.LeftButton or pressed is None:
+            return
+        position = event.position().toPoint()
+        if (position - pressed).manhattanLength() <= CLICK_SLOP:
+            node = self.node_at(position)
+            if node is not None:
+                self.sig_node_clicked.emit(node)
+
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
+        node = self.node_at(event.position().toPoint())
+        if node is not None:
+            self.sig_node_double_clicked.emit(node)
+            event.accept()
+            return
+        super().mouseDoubleClickEvent(event)
+
+    def contextMenuEvent(self, event: QContextMenuEvent) -> None:
+        node = self.node_at(event.pos())
+        if node is not None:
+            self.sig_node_context_requested.emit(node, event.globalPos())
+            event.accept()
+
+
+class GraphPanel(ModelWorkPanel):
+    """The dataflow graph of the last run: captured and laid out on a worker, drawn in a zoomable scene."""
+
+    sig_module_clicked = Signal(str)
+    """The module of the node the user clicked (an operation's: the module whose forward ran it)."""
+    sig_context_menu_requested = Signal(str, QPoint)
+    """A right-click on a node: its module, and the global position for the menu."""
+    sig_graph_shown = Signal(object)
+    """The view now drawn (the collapsed DataflowGraph), after a capture or an open/close."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("graphPanel")
+        self.prompts_of: Callable[[], Any] | None = None
+        """Gives the window's prompts (they ask for the file to save to); tests put in their own."""
+        self.shown: GraphShown | None = None
+        self._run: ProbeRun | None = None
+        self._stale = False
+        self._expanded: set[str] | None = None
+        self._layout_worker: Worker | None = None
+        self._layout_pending: set[str] | None = None
+        self._items: dict[str, NodeItem] = {}
+        self._selected_module: str | None = None
+
+        self.status_label = QLabel("The graph is drawn after a run.", self)
+        self.status_label.setObjectName("graphStatus")
+        self.colour_combo = QComboBox(self)
+        self.colour_combo.setObjectName("graphColour")
+        self.colour_combo.addItems(["No colour", "Mean", "Std", "Zero %", "NaN"])
+        self.colour_combo.setToolTip("Colour each module's box by a statistic of its output in the last run")
+        self.search_edit = QLineEdit(self)
+        self.search_edit.setObjectName("graphSearch")
+        self.search_edit.setPlaceholderText("Highlight nodes by name or type")
+        self.search_edit.setClearButtonEnabled(True)
+        self.search_edit.setMaximumWidth(240)
+        self.fit_button = QPushButton("Fit", self)
+        self.fit_button.setObjectName("graphFit")
+        self.fit_button.setToolTip("Show the whole graph (F)")
+        self.save_button = QPushButton("Save…", self)
+        self.save_button.setObjectName("graphSave")
+        self.save_button.setToolTip("Save the graph as shown: SVG or PNG")
+        self.scene = QGraphicsScene(self)
+        self.canvas = GraphCanvas(self.scene, self)
+        self.font = QFont(self.font())
+        self.font.setPixelSize(11)
+        self.bold = QFont(self.font)
+        self.bold.setBold(True)
+
+        top = QHBoxLayout()
+        top.addWidget(self.status_label, 1)
+        top.addWidget(self.search_edit)
+        top.addWidget(self.colour_combo)
+        top.addWidget(self.fit_button)
+        top.addWidget(self.save_button)
+        layout_ = QVBoxLayout(self)
+        layout_.setContentsMargins(6, 4, 6, 4)
+        layout_.addLayout(top)
+        layout_.addWidget(self.canvas, 1)
+
+        self.fit_button.clicked.connect(self.canvas.fit)
+        self.save_button.clicked.connect(self._on_save_button_clicked)
+        self.colour_combo.currentIndexChanged.connect(self._on_colour_combo_changed)
+        self.search_edit.textChanged.connect(self._on_search_edit_changed)
+        self.canvas.sig_node_clicked.connect(self._on_canvas_node_clicked)
+        self.canvas.sig_node_double_clicked.connect(self._on_canvas_node_double_clicked)
+        self.canvas.sig_node_context_requested.connect(self._on_canvas_node_context_requested)
+        self._update_controls()
+
+    # ----------------------------------------------------------------- API
+
+    def set_session(self, session: Session | None) -> None:
+        """A new model: nothing drawn until it runs; containers open at the default depth again."""
+        self._session = session
+        self._run = None
+        self._stale = False
+        self._expanded = None
+        self.shown = None
+        self._items = {}
+        self.scene.clear()
+        self.status_label.setText("The graph is drawn after a run.")
+        self._update_controls()
+
+    def run_finished(self, run: ProbeRun | None) -> None:
+        """A run ended: capture its graph now when this tab is shown, else when it is next shown."""
+        if run is None or run.cancelled or self._session is None:
+            return
+        self._run = run
+        self._stale = True
+        if self.isVisible():
+            self.refresh()
+        else:
+            self.status_label.setText("A new run: the graph is captured when this tab is shown.")
+
+    def mark_stale(self) -> None:
+        """The model was edited: what is drawn is the model before the edit, until the next run."""
+        if self.shown is not None:
+            self.status_label.setText("The model changed since this graph: run (F5) to redraw it.")
+
+    def refresh(self) -> bool:
+        """Capture the graph of the model as it is now on the worker (borrowing the model); False when not now."""
+        if not self._stale or not self.can_start():
+            return False
+        session = self._session
+        expanded = set(self._expanded) if self._expanded is not None else None
+
+        def job(on_progress: Callable[[int, int], None], should_stop: Callable[[], bool]) -> GraphShown | None:
+            from inspector.core.graph import capture_session
+
+            graph = capture_session(session, should_stop=should_stop)
+            if graph.cancelled:
+                return None
+            return view_of(graph, expanded)
+
+        worker = Worker(job, f"Drawing the graph of {session.source}", self)
+        worker.sig_succeeded.connect(self._on_capture_worker_succeeded)
+        worker.sig_failed.connect(self._on_worker_failed)
+        worker.finished.connect(worker.deleteLater)
+        self._worker = worker
+        self._stale = False
+        self.status_label.setText("Capturing the graph (one more forward) and laying it out…")
+        worker.start()
+        self._update_controls()
+        self.sig_busy_changed.emit(True)
+        return True
+
+    def set_busy(self, busy: bool) -> None:
+        super().set_busy(busy)
+        if not busy and self._stale and self.isVisible():
+            QTimer.singleShot(0, self.refresh)
+
+    def shut_down(self) -> None:
+        super().shut_down()
+        worker = self._layout_worker
+        if worker is not None:
+            worker.wait()
+            self._layout_worker = None
+
+    def select_module(self, name: str | None) -> None:
+        """Outline the node of ``name`` (the closed container holding it, when it is inside one)."""
+        self._selected_module = name
+        target = self._node_for_module(name) if name is not None else None
+        for node_id, item in self._items.items():
+            selected = node_id == target
+            if item.selected != selected:
+                item.selected = selected
+                item.update()
+        if target is not None:
+            self.canvas.ensureVisible(self._items[target], 40, 40)
+
+    def open_container(self, node_id: str) -> bool:
+        """Show a closed container's children in its place; False when it is not a closed container."""
+        if self.shown is None or node_id not in self.shown.visible.nodes:
+            return False
+        if not self.shown.graph.nodes[node_id].container:
+            return False
+        return self._relayout(self.shown.expanded | {node_id})
+
+    def close_container(self, node_id: str) -> bool:
+        """Fold an open container (and every container open inside it) back into one node."""
+        if self.shown is None or node_id not in self.shown.expanded:
+            return False
+        inside = {i for i in self.shown.expanded if node_id in self.shown.graph.ancestors(i)}
+        return self._relayout(self.shown.expanded - inside - {node_id})
+
+    def node_item(self, node_id: str) -> NodeItem | None:
+        return self._items.get(node_id)
+
+    def save_svg(self, path: str) -> None:
+        """Write the graph as shown (open containers, layout) as SVG."""
+        from inspector.core.graph_layout import svg_text
+        from inspector.core.report import write_atomic
+
+        if self.shown is None:
+            return
+        title = self._session.source if self._session is not None else ""
+        write_atomic(path, svg_text(self.shown.visible, self.shown.placed, title=title))
+
+    def save_png(self, path: str) -> bool:
+        """Write the graph as shown (its colours and outlines too) as a PNG image."""
+        rect = self.scene.itemsBoundingRect().adjusted(-20, -20, 20, 20)
+        if rect.isEmpty():
+            return False
+        scale = min(2.0, PNG_LIMIT / max(rect.width(), rect.height()))
+        image = QImage(int(rect.width() * scale), int(rect.height() * scale), QImage.Format.Format_ARGB32)
+        image.fill(QColor("white"))
+        painter = QPainter(image)
+        painter.setRenderHints(QPainter.RenderHint.Antialiasing | QPainter.RenderHint.TextAntialiasing)
+        self.scene.render(painter, QRectF(0, 0, image.width(), image.height()), rect)
+        painter.end()
+        return image.save(path, "PNG")
+
+    # ----------------------------------------------------------------- workers
+
+    def _relayout(self, expanded: set[str]) -> bool:
+        if self.shown is None:
+            return False
+        if self._layout_worker is not None:
+            self._layout_pending = expanded
+            return True
+        graph = self.shown.graph
+        worker = Worker(lambda progress, stop: view_of(graph, expanded), "Laying out the graph", self)
+        worker.sig_succeeded.connect(self._on_layout_worker_succeeded)
+        worker.sig_failed.connect(self._on_worker_failed)
+        worker.finished.connect(worker.deleteLater)
+        self._layout_worker = worker
+        worker.start()
+        return True
+
+    def _on_capture_worker_succeeded(self, shown: GraphShown | None) -> None:
+        self._finish()
+        if self._closing:
+            return
+        if shown is None:
+            self.status_label.setText("Graph capture cancelled.")
+            return
+        self._show(shown, fresh=True)
+
+    def _on_layout_worker_succeeded(self, shown: GraphShown) -> None:
+        self._layout_worker = None
+        if self._closing:
+            return
+        if self.shown is not None and shown.graph is self.shown.graph:
+            self._show(shown, fresh=False)
+        pending, self._layout_pending = self._layout_pending, None
+        if pending is not None:
+            self._relayout(pending)
+
+    def _on_worker_failed(self, error: Exception, trace: str) -> None:
+        if self.sender() is self._layout_worker:
+            self._layout_worker = None
+        else:
+            self._finish()
+        lines = str(error).strip().splitlines()
+        self.status_label.setText(f"No graph: {lines[0] if lines else type(error).__name__}")
+
+    def _update_controls(self) -> None:
+        has_graph = self.shown is not None
+        self.fit_button.setEnabled(has_graph)
+        self.save_button.setEnabled(has_graph)
+
+    # ----------------------------------------------------------------- drawing
+
+    def _show(self, shown: GraphShown, *, fresh: bool) -> None:
+        self.shown = shown
+        self._expanded = set(shown.expanded)
+        self.scene.clear()
+        self._items = {}
+        visible, placed = shown.visible, shown.placed
+        for edge, points in zip(visible.edges, placed.paths):
+            if len(points) >= 2:
+                tip = f"{edge.source} → {edge.target}: {edge.label}" + (" (into the failing call)" if edge.failed else "")
+                self.scene.addItem(EdgeItem(points, edge.failed, tip))
+        for node_id, node in visible.nodes.items():
+            box = placed.boxes.get(node_id)
+            if box is None:
+                continue
+            item = NodeItem(node, QRectF(box.left, box.top, box.width, box.height), self.font, self.bold)
+            self.scene.addItem(item)
+            self._items[node_id] = item
+        self.scene.setSceneRect(self.scene.itemsBoundingRect().adjusted(-40, -40, 40, 40))
+        self._apply_colours()
+        self._apply_search()
+        self.select_module(self._selected_module)
+        self.status_label.setText(self._summary(shown))
+        self._update_controls()
+        if fresh:
+            failed = next((i for i, n in visible.nodes.items() if n.failed), None)
+            self.canvas.show_top()
+            if failed is not None:
+                self.canvas.centerOn(self._items[failed])
+        self.sig_graph_shown.emit(visible)
+
+    @staticmethod
+    def _summary(shown: GraphShown) -> str:
+        graph, visible = shown.graph, shown.visible
+        ops = sum(1 for n in visible.nodes.values() if n.kind == "op")
+        text = (f"{len(visible.nodes)} nodes ({ops} operations), {len(visible.edges)} edges shown; "
+                f"{len(graph.nodes)} in the whole graph. Double-click a box to open or close it.")
+        if graph.error is not None:
+            text = f"<b style='color:#c53030'>Failed in {graph.error.node or graph.error.module}</b> · " + text
+        if graph.device == "meta":
+            text += " Shapes only (meta)."
+        return text
+
+    def _node_for_module(self, name: str) -> str | None:
+        if self.shown is None:
+            return None
+        graph = self.shown.graph
+        node = graph.node_of_module(name)
+        if node is None:
+            return None
+        for candidate in [node.id] + graph.ancestors(node.id):
+            if candidate in self._items:
+                return candidate
+        # An open container is not a node: outline nothing.
+        return None
+
+    def _apply_colours(self) -> None:
+        statistic = STATISTICS[self.colour_combo.currentIndex()]
+        values: dict[str, float] = {}
+        if statistic != "none":
+            for node_id, item in self._items.items():
+                value = statistic_of(self._run, item.node, statistic)
+                if value is not None:
+                    values[node_id] = value
+        if statistic == "NaN":
+            shares = {i: 1.0 if v > 0 else 0.0 for i, v in values.items()}
+        elif values:
+            low, high = min(values.values()), max(values.values())
+            shares = {i: (v - low) / (high - low) if high > low else 0.5 for i, v in values.items()}
+        else:
+            shares = {}
+        for node_id, item in self._items.items():
+            share = shares.get(node_id)
+            item.fill = scale_colour(share) if share is not None else None
+            if statistic != "none" and node_id in values:
+                item.setToolTip(f"{item._tooltip()}\n{statistic}: {values[node_id]:.4g}")
+            else:
+                item.setToolTip(item._tooltip())
+            item.update()
+
+    def _apply_search(self) -> None:
+        text = self.search_edit.text().strip().lower()
+        matched: set[str] = set()
+        if text and self.shown is not None:
+            graph = self.shown.graph
+            for node in graph.nodes.values():
+                if text in node.id.lower() or text in node.type_name.lower():
+                    for candidate in [node.id] + graph.ancestors(node.id):
+                        if candidate in self._items:
+                            matched.add(candidate)
+                            break
+        for node_id, item in self._items.items():
+            if item.matched != (node_id in matched):
+                item.matched = node_id in matched
+                item.update()
+        if matched:
+            first = min(matched, key=lambda i: self._items[i].node.order)
+            self.canvas.ensureVisible(self._items[first], 40, 40)
+
+    # ----------------------------------------------------------------- slots
+
+    def _on_canvas_node_clicked(self, node_id: str) -> None:
+        item = self._items.get(node_id)
+        if item is None or item.node.module is None:
+            return
+        self.select_module(item.node.module)
+        self.sig_module_clicked.emit(item.node.module)
+
+    def _on_canvas_node_double_clicked(self, node_id: str) -> None:
+        item = self._items.get(node_id)
+        if item is None or self.shown is None:
+            return
+        if item.node.container:
+            self.open_container(node_id)
+        elif item.node.parent is not None:
+            self.close_container(item.node.parent)
+
+    def _on_canvas_node_context_requested(self, node_id: str, position: QPoint) -> None:
+        item = self._items.get(node_id)
+        if item is not None and item.node.kind == "module" and item.node.module:
+            self.sig_context_menu_requested.emit(item.node.module, position)
+
+    def _on_colour_combo_changed(self, _index: int) -> None:
+        self._apply_colours()
+
+    def _on_search_edit_changed(self, _text: str) -> None:
+        self._apply_search()
+
+    def _on_save_button_clicked(self) -> None:
+        if self.prompts_of is None or self.shown is None:
+            return
+        path = self.prompts_of().save_file("Save graph", "graph.svg", "SVG image (*.svg);;PNG image (*.png)")
+        if not path:
+            return
+        try:
+            if path.lower().endswith(".png"):
+                if not self.save_png(path):
+                    raise OSError("the image could not be written")
+            else:
+                self.save_svg(path)
+        except OSError as error:
+            self.status_label.setText(f"Not saved: {error.strerror or error}")
+            return
+        self.status_label.setText(f"Saved {path}")
+
+    def showEvent(self, event: Any) -> None:
+        super().showEvent(event)
+        if self._stale:
+            QTimer.singleShot(0, self.refresh)
