@@ -138,7 +138,7 @@ def test_colour_by_statistic_search_and_save(panel, small_resnet18_session, qtbo
     run, visible = draw(panel, small_resnet18_session, qtbot)
     relu = panel.node_item("layer1.0.relu")
     assert relu.fill is None
-    panel.colour_combo.setCurrentText("Zero %")
+    panel.colour_combo.setCurrentText("zero %")
     expected = 100.0 * run.records["layer1.0.relu"].calls[0].stats.zero_fraction
     assert statistic_of(run, relu.node, "zero %") == pytest.approx(expected)
     assert relu.fill is not None and panel.node_item("layer1.0.add").fill is None  # operations have no records

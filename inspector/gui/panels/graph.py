@@ -53,6 +53,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QGraphicsItem,
     QGraphicsPathItem,
+    QGraphicsPolygonItem,
     QGraphicsScene,
     QGraphicsView,
     QHBoxLayout,
@@ -177,7 +178,7 @@ class NodeItem(QGraphicsItem):
         colour = SELECTED if self.selected else MATCH if self.matched else FAILED if node.failed else STROKE
         width = 2.5 if self.selected or self.matched or node.failed else 1.0
         pen = QPen(colour, width)
-        if (node.passthrough or node.replaced) and not self.selected:
+        if node.passthrough or node.replaced:
             pen.setStyle(Qt.PenStyle.DashLine)
         painter.setPen(pen)
         painter.setBrush(QBrush(fill))
@@ -202,18 +203,20 @@ class EdgeItem(QGraphicsPathItem):
         path = QPainterPath(QPointF(*points[0]))
         for x, y in points[1:]:
             path.lineTo(x, y)
-        (x0, y0), (x1, y1) = points[-2], points[-1]
-        angle = math.atan2(y1 - y0, x1 - x0)
-        head = QPolygonF([QPointF(x1, y1)] + [
-            QPointF(x1 - 8 * math.cos(angle + turn), y1 - 8 * math.sin(angle + turn)) for turn in (0.4, -0.4)
-        ])
-        path.addPolygon(head)
         super().__init__(path)
         self.failed = failed
-        pen = QPen(FAILED if failed else STROKE, 2.5 if failed else 1.2)
-        self.setPen(pen)
+        colour = FAILED if failed else STROKE
+        self.setPen(QPen(colour, 2.5 if failed else 1.2))
         self.setToolTip(tip)
-        self.setZValue(-1 if not failed else -0.5)
+        self.setZValue(-0.5 if failed else -1)
+        (x0, y0), (x1, y1) = points[-2], points[-1]
+        angle = math.atan2(y1 - y0, x1 - x0)
+        size = 9.0 if failed else 7.0
+        head = QGraphicsPolygonItem(QPolygonF([QPointF(x1, y1)] + [
+            QPointF(x1 - size * math.cos(angle + turn), y1 - size * math.sin(angle + turn)) for turn in (0.38, -0.38)
+        ]), self)
+        head.setPen(QPen(colour, 1.0))
+        head.setBrush(QBrush(colour))
 
 
 class GraphCanvas(QGraphicsView):
@@ -339,18 +342,21 @@ class GraphPanel(ModelWorkPanel):
         self._layout_pending: set[str] | None = None
         self._items: dict[str, NodeItem] = {}
         self._selected_module: str | None = None
+        self._colour_note = ""
 
         self.status_label = QLabel("The graph is drawn after a run.", self)
         self.status_label.setObjectName("graphStatus")
+        self.status_label.setWordWrap(True)
         self.colour_combo = QComboBox(self)
         self.colour_combo.setObjectName("graphColour")
-        self.colour_combo.addItems(["No colour", "Mean", "Std", "Zero %", "NaN"])
+        self.colour_combo.addItems(["nothing", "mean", "std", "zero %", "NaN count"])
         self.colour_combo.setToolTip("Colour each module's box by a statistic of its output in the last run")
         self.search_edit = QLineEdit(self)
         self.search_edit.setObjectName("graphSearch")
         self.search_edit.setPlaceholderText("Highlight nodes by name or type")
         self.search_edit.setClearButtonEnabled(True)
-        self.search_edit.setMaximumWidth(240)
+        self.search_edit.setMinimumWidth(200)
+        self.search_edit.setMaximumWidth(260)
         self.fit_button = QPushButton("Fit", self)
         self.fit_button.setObjectName("graphFit")
         self.fit_button.setToolTip("Show the whole graph (F)")
@@ -365,14 +371,16 @@ class GraphPanel(ModelWorkPanel):
         self.bold.setBold(True)
 
         top = QHBoxLayout()
-        top.addWidget(self.status_label, 1)
         top.addWidget(self.search_edit)
+        top.addWidget(QLabel("Colour by", self))
         top.addWidget(self.colour_combo)
+        top.addStretch(1)
         top.addWidget(self.fit_button)
         top.addWidget(self.save_button)
         layout_ = QVBoxLayout(self)
         layout_.setContentsMargins(6, 4, 6, 4)
         layout_.addLayout(top)
+        layout_.addWidget(self.status_label)
         layout_.addWidget(self.canvas, 1)
 
         self.fit_button.clicked.connect(self.canvas.fit)
@@ -576,10 +584,10 @@ class GraphPanel(ModelWorkPanel):
             self.scene.addItem(item)
             self._items[node_id] = item
         self.scene.setSceneRect(self.scene.itemsBoundingRect().adjusted(-40, -40, 40, 40))
+        self.status_label.setText(self._summary(shown))
         self._apply_colours()
         self._apply_search()
         self.select_module(self._selected_module)
-        self.status_label.setText(self._summary(shown))
         self._update_controls()
         if fresh:
             failed = next((i for i, n in visible.nodes.items() if n.failed), None)
@@ -621,13 +629,21 @@ class GraphPanel(ModelWorkPanel):
                 value = statistic_of(self._run, item.node, statistic)
                 if value is not None:
                     values[node_id] = value
+        note = ""
         if statistic == "NaN":
             shares = {i: 1.0 if v > 0 else 0.0 for i, v in values.items()}
+            note = f"Colour: {sum(1 for v in values.values() if v > 0)} module(s) with NaN (deep orange)."
         elif values:
             low, high = min(values.values()), max(values.values())
             shares = {i: (v - low) / (high - low) if high > low else 0.5 for i, v in values.items()}
+            note = f"Colour: {statistic} of each module's output, {low:.3g} (pale) to {high:.3g} (deep orange)."
         else:
             shares = {}
+            if statistic != "none":
+                note = "Colour: no statistics in this run (a meta run has shapes only)."
+        self._colour_note = note
+        if self.shown is not None:
+            self.status_label.setText(self._summary(self.shown) + (" " + note if note else ""))
         for node_id, item in self._items.items():
             share = shares.get(node_id)
             item.fill = scale_colour(share) if share is not None else None
