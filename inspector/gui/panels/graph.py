@@ -30,7 +30,8 @@ What the view does:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -90,6 +91,8 @@ ZOOM_STEP = 1.15
 MIN_SCALE, MAX_SCALE = 0.02, 4.0
 CLICK_SLOP = 4
 """A press and release closer than this many pixels is a click, not a pan."""
+BUILD_SLICE_S = 0.04
+"""The scene is built in slices of about this long, each in its own turn of the event loop."""
 PNG_LIMIT = 16000
 """The saved PNG is scaled down so that neither side passes this many pixels."""
 
@@ -252,7 +255,7 @@ class GraphCanvas(QGraphicsView):
 
     def fit(self) -> None:
         """Show the whole graph (never magnified past its natural size)."""
-        rect = self.scene().itemsBoundingRect().adjusted(-10, -10, 10, 10)
+        rect = self.scene().sceneRect()
         if rect.isEmpty():
             return
         self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
@@ -262,7 +265,7 @@ class GraphCanvas(QGraphicsView):
 
     def show_top(self) -> None:
         """Natural size (narrowed to the view's width when wider), scrolled to the input."""
-        rect = self.scene().itemsBoundingRect().adjusted(-10, -10, 10, 10)
+        rect = self.scene().sceneRect()
         self.resetTransform()
         width = max(self.viewport().width(), 1)
         if rect.width() > width:
@@ -343,6 +346,8 @@ class GraphPanel(ModelWorkPanel):
         self._items: dict[str, NodeItem] = {}
         self._selected_module: str | None = None
         self._colour_note = ""
+        self._build_token = 0
+        self._building: Iterator[None] = iter(())
 
         self.status_label = QLabel("The graph is drawn after a run.", self)
         self.status_label.setObjectName("graphStatus")
@@ -567,15 +572,29 @@ class GraphPanel(ModelWorkPanel):
     # ----------------------------------------------------------------- drawing
 
     def _show(self, shown: GraphShown, *, fresh: bool) -> None:
+        """Draw ``shown``: its items are added in slices of at most ~40 ms, so a 1,000-node graph never
+        holds the event loop for long; ``sig_graph_shown`` follows the last slice."""
         self.shown = shown
         self._expanded = set(shown.expanded)
+        self._build_token += 1
         self.scene.clear()
         self._items = {}
+        placed = shown.placed
+        self.scene.setSceneRect(QRectF(-40, -40, placed.width + 80, placed.height + 80))
+        self.status_label.setText(self._summary(shown))
+        self._update_controls()
+        if fresh:
+            self.canvas.show_top()
+        self._building = self._scene_items(shown)
+        self._add_items(self._build_token, fresh)
+
+    def _scene_items(self, shown: GraphShown) -> Iterator[None]:
         visible, placed = shown.visible, shown.placed
         for edge, points in zip(visible.edges, placed.paths):
             if len(points) >= 2:
                 tip = f"{edge.source} → {edge.target}: {edge.label}" + (" (into the failing call)" if edge.failed else "")
                 self.scene.addItem(EdgeItem(points, edge.failed, tip))
+                yield None
         for node_id, node in visible.nodes.items():
             box = placed.boxes.get(node_id)
             if box is None:
@@ -583,18 +602,24 @@ class GraphPanel(ModelWorkPanel):
             item = NodeItem(node, QRectF(box.left, box.top, box.width, box.height), self.font, self.bold)
             self.scene.addItem(item)
             self._items[node_id] = item
-        self.scene.setSceneRect(self.scene.itemsBoundingRect().adjusted(-40, -40, 40, 40))
-        self.status_label.setText(self._summary(shown))
+            yield None
+
+    def _add_items(self, token: int, fresh: bool) -> None:
+        if token != self._build_token or self.shown is None:
+            return  # a newer view replaced this one
+        deadline = time.perf_counter() + BUILD_SLICE_S
+        for _ in self._building:
+            if time.perf_counter() > deadline:
+                QTimer.singleShot(0, lambda: self._add_items(token, fresh))
+                return
         self._apply_colours()
         self._apply_search()
         self.select_module(self._selected_module)
-        self._update_controls()
         if fresh:
-            failed = next((i for i, n in visible.nodes.items() if n.failed), None)
-            self.canvas.show_top()
+            failed = next((i for i, n in self.shown.visible.nodes.items() if n.failed), None)
             if failed is not None:
                 self.canvas.centerOn(self._items[failed])
-        self.sig_graph_shown.emit(visible)
+        self.sig_graph_shown.emit(self.shown.visible)
 
     @staticmethod
     def _summary(shown: GraphShown) -> str:
