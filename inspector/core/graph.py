@@ -40,6 +40,7 @@ import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
+from inspector.core.errors import InspectorError
 from inspector.core.probe import Cancelled, tensors_in
 from inspector.core.tree import type_name
 
@@ -48,6 +49,10 @@ AUTO_NODE_LIMIT = 150
 """The default view is the deepest one with at most this many nodes."""
 
 StopCallback = Callable[[], bool]
+
+
+class GraphUnavailable(InspectorError):
+    """The model cannot give a dataflow graph (a TorchScript module runs no Python hooks)."""
 
 _OP_NAMES = {
     "__add__": "add", "__radd__": "add", "__iadd__": "add",
@@ -536,6 +541,9 @@ def capture_session(session: Any, *, meta: bool = False, should_stop: StopCallba
     from inspector.core.inputs import make_inputs
     from inspector.core.meta_shortcuts import ShapeShortcuts
 
+    if session.read_only:
+        raise GraphUnavailable("a TorchScript module runs no Python hooks, so it has no dataflow graph here; "
+                               "open the eager model (a .py factory, a state_dict with --arch) instead")
     spec = session.require_input()
     model = session.model
     if meta or session.on_meta:

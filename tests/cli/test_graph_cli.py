@@ -55,3 +55,28 @@ def test_an_unknown_graph_form_is_a_usage_error_before_any_work(tmp_path, capsys
     assert code == 2 and out == ""
     assert ".svg, .dot or .json" in assert_one_line_error(err)
     assert not (tmp_path / "g.png").exists()
+
+
+def test_a_torchscript_model_has_no_graph_and_says_why(tmp_path, capsys):
+    import torch
+
+    from tests.helpers import trace
+    from tests.models import tiny_cnn
+
+    path = tmp_path / "traced.pt"
+    trace(tiny_cnn().eval(), torch.randn(1, 3, 8, 8)).save(str(path))
+    graph = tmp_path / "g.json"
+    code, out, err = run_main(["report", str(path), "--input-shape", "1,3,8,8", "--graph", str(graph)], capsys)
+    assert code == 2 and out == ""
+    assert "TorchScript" in assert_one_line_error(err) and not graph.exists()
+
+
+def test_a_tiny_model_graph_in_json_names_each_call(tmp_path, capsys):
+    path = tmp_path / "g.json"
+    code, _, err = run_report(["tests.models:tiny_cnn", "--input-shape", "1,3,8,8", "--graph", str(path)], capsys)
+    assert code == 0, err
+    document = json.loads(path.read_text())
+    edges = {(e["source"], e["target"]) for e in document["edges"]}
+    assert ("features.1", "features.2") in edges and ("features.2", "features.3") in edges
+    assert ("pool", "flatten") in edges and ("flatten", "head.0") in edges and ("head.2", "output") in edges
+    assert document["ok"] is True and document["error"] is None
