@@ -82,7 +82,7 @@ def layout_rows() -> list[str]:
     cases = []
     resnet50 = graph_mod.capture(build_torchvision("resnet50").eval(), torch.randn(1, 3, 224, 224))
     cases.append(("resnet50, block level (depth 2)", graph_mod.collapse(resnet50, 2)))
-    cases.append(("resnet50, every call (tab default)", graph_mod.collapse(resnet50, graph_mod.auto_depth(resnet50))))
+    cases.append(("resnet50, every call (depth 3)", graph_mod.collapse(resnet50, 3)))
     from inspector.core.session import Session
 
     vit = graph_mod.capture_session(Session.open("vit_b_16", meta=True))

@@ -25,7 +25,6 @@ Y_SPACE = 36.0
 COMPONENT_GAP = 48.0
 MARGIN = 20.0
 LABEL_ROOM = 90.0
-FULL_ORDERING_NODES = 400
 
 Measure = Callable[[GraphNode], tuple[float, float]]
 """Width and height of a node's box."""
@@ -83,15 +82,13 @@ class _EdgeView:
         self.points = [(float(x), float(y)) for x, y in points]
 
 
-def layout(graph: DataflowGraph, measure: Measure = box_size, rounds: float | None = None) -> GraphLayout:
+def layout(graph: DataflowGraph, measure: Measure = box_size, rounds: float = 1.5) -> GraphLayout:
     """Lay ``graph`` out top to bottom; components side by side, in the order of their first node.
 
-    ``rounds``: grandalf's ordering passes that reduce crossings; by default
-    1.5 (its own default) up to :data:`FULL_ORDERING_NODES` nodes and one
-    one-way pass above (a 1,000-node graph in under 2 s instead of ~3).
+    ``rounds``: grandalf's ordering passes that reduce crossings (its own
+    default). They are not where a big graph's time goes: building
+    grandalf's graph and its layers is (see bench/graph_speed.py).
     """
-    if rounds is None:
-        rounds = 1.5 if len(graph.nodes) <= FULL_ORDERING_NODES else 0.5
     import time
 
     from grandalf.graphs import Edge, Graph, Vertex
