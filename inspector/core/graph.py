@@ -572,10 +572,6 @@ def capture_session(session: Any, *, meta: bool = False, should_stop: StopCallba
 # --------------------------------------------------------------------------- views
 
 
-def containers(graph: DataflowGraph) -> list[GraphNode]:
-    return [n for n in graph.nodes.values() if n.container]
-
-
 def collapse(graph: DataflowGraph, depth: int | None = None, expanded: Iterable[str] | None = None) -> DataflowGraph:
     """The same graph with containers collapsed into single nodes.
 
@@ -609,7 +605,7 @@ def collapse(graph: DataflowGraph, depth: int | None = None, expanded: Iterable[
     for node_id, node in graph.nodes.items():
         target = representative(node_id)
         if target == node_id and not (node.container and node_id in open_ids):
-            nodes[node_id] = replace(node, container=node.container)
+            nodes[node_id] = replace(node)  # a copy: marking a closed container failed must not touch the capture
     for node in graph.nodes.values():
         if node.failed:
             holder = nodes.get(representative(node.id))
