@@ -91,6 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="write the edited model's weights, a script that rebuilds it, CSV and a plot into DIR")
     report.add_argument("--force", action="store_true",
                         help="--export may replace the files of an earlier export in DIR (the whole set)")
+    report.add_argument("--graph", metavar="FILE",
+                        help="write the dataflow graph: FILE.svg (drawn), FILE.dot (Graphviz) or FILE.json")
 
     sweep = commands.add_parser("sweep", help="replace each module alone with Identity and record what happens")
     _add_model_and_input_options(sweep)
@@ -337,6 +339,10 @@ def _report(args: argparse.Namespace) -> int:
     shown = _shows_progress(args)
     started = time.perf_counter()
     try:
+        if args.graph is not None:
+            from inspector.core.graph_layout import graph_format
+
+            graph_format(args.graph)
         protected = args.protected = _input_files(args)
         _check_outputs(args, protected)
         with terminal.status(shown, f"Opening {args.model}…"):
@@ -370,12 +376,15 @@ def _report(args: argparse.Namespace) -> int:
             add_baseline(report, baseline, run, again)
         _stop(args).settle(report, run.cancelled, run)
         text = dumps(report)
+        graph_text = _graph_text(session, args) if args.graph is not None else None
     except InspectorError as error:
         raise UsageError(str(error)) from None
     except MemoryError:
         raise UsageError("out of memory while building the model or its input; try a smaller --input-shape") from None
     if args.export is not None:
         _export(session, run, report, args.export, force=args.force, protected=protected)
+    if graph_text is not None:
+        _write_file(graph_text, args.graph, protected)
     if args.json is not None or not as_table:
         _write_json(text, args, protected)
     if as_table:
@@ -385,6 +394,15 @@ def _report(args: argparse.Namespace) -> int:
         print(f"{PROG}: the forward failed: {one_line(str(run.error))}", file=sys.stderr)
         return EXIT_FORWARD_FAILED
     return EXIT_OK
+
+
+def _graph_text(session: Any, args: argparse.Namespace) -> str:
+    """The dataflow graph of the edited model (a run of its own, with the graph's hooks), as ``--graph`` asks."""
+    from inspector.core.graph import capture_session
+    from inspector.core.graph_layout import graph_file_text
+
+    edits = f" with {', '.join(session.replaced)} replaced by Identity" if session.replaced else ""
+    return graph_file_text(capture_session(session, meta=args.meta), args.graph, title=f"{session.source}{edits}")
 
 
 def _wants_table(args: argparse.Namespace) -> bool:
@@ -429,6 +447,18 @@ def _write_json(text: str, args: argparse.Namespace, protected: Sequence[str] = 
         raise UsageError(f"cannot write {path}: {error.strerror or error}") from None
 
 
+def _write_file(text: str, path: str, protected: Sequence[str]) -> None:
+    """A document of ours (the graph) to ``path``, as a shell redirection writes it."""
+    from inspector.core.output import OutputError, write_text
+
+    try:
+        write_text(path, text, protected=protected)
+    except OutputError as error:
+        raise UsageError(str(error)) from None
+    except OSError as error:
+        raise UsageError(f"cannot write {path}: {error.strerror or error}") from None
+
+
 def _input_files(args: argparse.Namespace) -> list[str]:
     """The files this run reads (the model, a callable's .py, an image fill, ...): no output replaces them."""
     import os
@@ -447,6 +477,8 @@ def _check_outputs(args: argparse.Namespace, protected: Sequence[str]) -> None:
 
     if args.json not in (None, "-"):
         check_output(args.json, protected, what="the JSON")
+    if getattr(args, "graph", None) is not None:
+        check_output(args.graph, protected, what="the graph")
     if getattr(args, "export", None) is not None:
         from inspector.core.export import check_export_folder
 

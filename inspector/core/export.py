@@ -15,6 +15,7 @@
   per-layer statistics;
 - ``layer_stats.png``: mean, mean ± std, min and max of every layer's output
   in the order the layers ran (drawn with Pillow: the core has no Qt);
+- ``graph.svg``: the dataflow graph (:mod:`inspector.core.graph`), drawn;
 - on request ``model.ts`` (TorchScript, traced) and ``model.pt2``
   (``torch.export``), each written only after its output on the sample input
   matched the eager model's.
@@ -49,9 +50,10 @@ SNIPPET_FILE = "rebuild_model.py"
 REPORT_FILE = "report.json"
 CSV_FILE = "layers.csv"
 PLOT_FILE = "layer_stats.png"
+GRAPH_FILE = "graph.svg"
 TORCHSCRIPT_FILE = "model.ts"
 EXPORT_FILE = "model.pt2"
-EXPORT_FILES = (STATE_FILE, SNIPPET_FILE, REPORT_FILE, CSV_FILE, PLOT_FILE, TORCHSCRIPT_FILE, EXPORT_FILE)
+EXPORT_FILES = (STATE_FILE, SNIPPET_FILE, REPORT_FILE, CSV_FILE, PLOT_FILE, GRAPH_FILE, TORCHSCRIPT_FILE, EXPORT_FILE)
 """Every name an export writes: a folder holding any of them is only written into with ``force``."""
 CSV_COLUMNS = (
     "name", "type", "depth", "params", "replaced", "calls", "output_shapes",
@@ -356,6 +358,13 @@ def export_session(
             result.files.append(path)
         else:
             result.notes.append("plot not drawn: the run has no statistics (a meta-device or TorchScript run)")
+    if run is not None and not session.read_only:
+        from inspector.core.graph import capture_session
+        from inspector.core.graph_layout import graph_file_text
+
+        path = os.path.join(folder, GRAPH_FILE)
+        write_text(path, graph_file_text(capture_session(session, meta=run.device == "meta"), path), protected=protected)
+        result.files.append(path)
     if (torchscript or exported_program) and not session.on_meta:
         _compiled_forms(session, folder, torchscript, exported_program, result, protected)
     # The set is replaced as a whole: what the earlier export wrote and this one did not

@@ -1,4 +1,4 @@
-"""The Compare and Sweep tabs, wired to the window.
+"""The Compare, Sweep and Graph tabs, wired to the window.
 
 Both panels run the model on workers of their own (a sweep swaps modules in
 and out of the live model), so while one works the window's controller
@@ -21,15 +21,18 @@ class AnalysisTabs:
 
     def __init__(self, window: MainWindow, index: int) -> None:
         from inspector.gui.panels.compare import ComparePanel
+        from inspector.gui.panels.graph import GraphPanel
         from inspector.gui.panels.sweep import SweepPanel
 
         self.window = window
         self.compare = ComparePanel(window)
         self.sweep = SweepPanel(window)
+        self.graph = GraphPanel(window)
         window.tabs.insertTab(index, self.compare, "Compare")
         window.tabs.insertTab(index + 1, self.sweep, "Sweep")
+        window.tabs.insertTab(index + 2, self.graph, "Graph")
         controller = window.controller
-        for borrower, panel in (("compare", self.compare), ("sweep", self.sweep)):
+        for borrower, panel in (("compare", self.compare), ("sweep", self.sweep), ("graph", self.graph)):
             controller.sig_busy_changed.connect(panel.set_busy)
             panel.sig_busy_changed.connect(
                 lambda busy, borrower=borrower: controller.set_borrowed(borrower, busy)
@@ -38,16 +41,26 @@ class AnalysisTabs:
             panel.set_session(controller.session)
             panel.set_busy(controller.busy)
         self.sweep.sig_edit_requested.connect(self._on_sweep_edit_requested)
+        # The graph is captured after each run, by a forward of its own on its worker, while its tab is shown.
+        self.graph.prompts_of = lambda: window.prompts
+        window.sig_run_finished.connect(self.graph.run_finished)
+        window.tree_panel.sig_current_changed.connect(self.graph.select_module)
+        self.graph.sig_context_menu_requested.connect(self._on_graph_context_menu_requested)
+        self.graph.select_module(window.current_module())
+        if controller.session is not None:
+            self.graph.run_finished(controller.session.last_run)
         self.compare.sig_comparison_ready.connect(self._on_compare_comparison_ready)
 
     def set_session(self, session: Session | None) -> None:
         """A new model is open: both panels start over on it."""
         self.compare.set_session(session)
         self.sweep.set_session(session)
+        self.graph.set_session(session)
 
     def model_edited(self) -> None:
-        """The model changed: a shown sweep no longer describes it."""
+        """The model changed: a shown sweep or graph no longer describes it."""
         self.sweep.mark_stale()
+        self.graph.mark_stale()
 
     def run_shown(self, session: Session) -> None:
         """After a run with edits in place: the comparison of the two runs the session already has."""
@@ -58,6 +71,7 @@ class AnalysisTabs:
         """Stop both panels' workers and wait for them (before the window closes)."""
         self.compare.shut_down()
         self.sweep.shut_down()
+        self.graph.shut_down()
 
     def _on_compare_comparison_ready(self, comparison: object) -> None:
         """Colour the tree by how far each module's output moved from the baseline."""
@@ -69,6 +83,13 @@ class AnalysisTabs:
             if colour is not None:
                 colours[name] = colour
         self.window.tree_model.set_movement(colours)
+
+    def _on_graph_context_menu_requested(self, name: str, position: object) -> None:
+        """The tree's own menu (Replace with Identity, Restore) on the module of the node right-clicked."""
+        if self.window.select_module(name):
+            menu = self.window.context_menu()
+            menu.exec(position)  # type: ignore[arg-type]
+            menu.deleteLater()
 
     def _on_sweep_edit_requested(self, name: str) -> None:
         if self.window.select_module(name):

@@ -15,7 +15,7 @@ def test_export_writes_report_weights_script_csv_and_plot(tmp_path, capsys):
         ["resnet18", "--identity", "fc", "--input-shape", "1,3,64,64", "--compare", "--export", str(folder)], capsys)
     assert code == 0, err
     assert sorted(p.name for p in folder.iterdir()) == [
-        "layer_stats.png", "layers.csv", "model_state_dict.pt", "rebuild_model.py", "report.json",
+        "graph.svg", "layer_stats.png", "layers.csv", "model_state_dict.pt", "rebuild_model.py", "report.json",
     ]
     assert strict_json((folder / "report.json").read_text()) == report
     state = torch.load(folder / "model_state_dict.pt", weights_only=True)
@@ -31,6 +31,8 @@ def test_export_of_a_failing_forward_still_writes_and_exits_3(tmp_path, capsys):
     assert report["error"]["module"] == "layer3.0.conv1"
     assert json.loads((folder / "report.json").read_text())["ok"] is False
     assert "REPLACED = ['layer2']" in (folder / "rebuild_model.py").read_text()
+    # The drawn graph marks where it failed.
+    assert 'id="node-layer3.0.conv1"' in (folder / "graph.svg").read_text()
 
 
 def test_an_export_folder_that_cannot_be_made_is_a_usage_error(tmp_path, capsys):

@@ -13,7 +13,7 @@ from PIL import Image
 from torch import nn
 
 from inspector.core.export import (
-    CSV_FILE, PLOT_FILE, REPORT_FILE, SNIPPET_FILE, STATE_FILE, EXPORT_FILE, TORCHSCRIPT_FILE,
+    CSV_FILE, GRAPH_FILE, PLOT_FILE, REPORT_FILE, SNIPPET_FILE, STATE_FILE, EXPORT_FILE, TORCHSCRIPT_FILE,
     export_session, rebuild_snippet,
 )
 from inspector.core.inputs import InputSpec
@@ -40,7 +40,7 @@ def exported(tmp_path_factory):
 def test_export_writes_every_file(exported):
     _, _, folder, result = exported
     names = sorted(p.name for p in folder.iterdir())
-    assert names == sorted([STATE_FILE, SNIPPET_FILE, REPORT_FILE, CSV_FILE, PLOT_FILE])
+    assert names == sorted([STATE_FILE, SNIPPET_FILE, REPORT_FILE, CSV_FILE, PLOT_FILE, GRAPH_FILE])
     assert sorted(p.split("/")[-1] for p in result.files) == names
     assert result.notes == []
 
