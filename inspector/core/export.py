@@ -41,7 +41,7 @@ from typing import Any, Iterable
 import torch
 
 from inspector.core.output import OutputError, identity, open_output, probe_folder, protected_identities, write_text
-from inspector.core.probe import ProbeRun, tensors_in
+from inspector.core.probe import ProbeRun, first_line, tensors_in
 from inspector.core.rebuild_script import STATE_FILE, rebuild_snippet  # noqa: F401 - rebuild_snippet re-exported
 from inspector.core.report import build_report, dumps
 from inspector.core.session import Session
@@ -195,11 +195,6 @@ def _compiled_forms(
             module.training = flag
 
 
-def _first_line(error: BaseException) -> str:
-    lines = str(error).strip().splitlines()
-    return lines[0] if lines else type(error).__name__
-
-
 def _write_torchscript(
     model: torch.nn.Module, args: tuple[Any, ...], eager: Any, path: str, result: ExportResult, protected: list[str]
 ) -> None:
@@ -212,7 +207,7 @@ def _write_torchscript(
             traced = torch.jit.trace(model, args, check_trace=False, strict=False)
         mismatch = _matches(eager, traced(*args))
     except Exception as error:  # noqa: BLE001 - tracing a user's model can raise anything
-        result.notes.append(f"TorchScript not written: tracing raised {type(error).__name__}: {_first_line(error)}")
+        result.notes.append(f"TorchScript not written: tracing raised {type(error).__name__}: {first_line(error)}")
         return
     if mismatch is not None:
         result.notes.append(f"TorchScript not written: {mismatch}")
@@ -231,7 +226,7 @@ def _write_exported(
         program = torch.export.export(model, args)
         mismatch = _matches(eager, program.module()(*args))
     except Exception as error:  # noqa: BLE001 - torch.export can raise anything on a user's model
-        result.notes.append(f"torch.export program not written: {type(error).__name__}: {_first_line(error)}")
+        result.notes.append(f"torch.export program not written: {type(error).__name__}: {first_line(error)}")
         return
     if mismatch is not None:
         result.notes.append(f"torch.export program not written: {mismatch}")

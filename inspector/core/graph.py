@@ -41,7 +41,7 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 
 from inspector.core.errors import InspectorError
-from inspector.core.probe import Cancelled, tensors_in
+from inspector.core.probe import Cancelled, first_line, tensors_in
 from inspector.core.tree import type_name
 
 SCHEMA = "model-inspector/graph@1"
@@ -419,11 +419,6 @@ def _input_args(inputs: Any) -> tuple[Any, ...]:
     return inputs if isinstance(inputs, tuple) else (inputs,)
 
 
-def _first_line(error: BaseException) -> str:
-    lines = str(error).strip().splitlines()
-    return lines[0] if lines else type(error).__name__
-
-
 def capture(
     model: nn.Module,
     inputs: Any,
@@ -495,7 +490,7 @@ def capture(
 
 def _mark_failure(recorder: _Capture, exc: BaseException, model: nn.Module) -> GraphError:
     frame = recorder.stack[-1] if recorder.stack else None
-    message = _first_line(exc)
+    message = first_line(exc)
     if frame is None:
         return GraphError(None, None, message, type(exc).__name__, None)
     module_node = frame.node

@@ -256,7 +256,8 @@ def _input_args(inputs: Any) -> tuple[Any, ...]:
     return inputs if isinstance(inputs, tuple) else (inputs,)
 
 
-def _first_line(error: BaseException) -> str:
+def first_line(error: BaseException) -> str:
+    """What an exception from user code says, in one line (``sys.exit`` and a bare KeyboardInterrupt named)."""
     if isinstance(error, SystemExit):
         # str(SystemExit(2)) is "2": say what it was.
         return f"the model's code called sys.exit({error.code!r})"
@@ -442,8 +443,8 @@ def _error_from(exc: BaseException, recorder: _Recorder, model: nn.Module) -> Pr
     if recorder.stack:
         name, call, *_ = recorder.stack[-1]
         module = model.get_submodule(name) if name else model
-        return ProbeError(name, type_name(module), _first_line(exc), type(exc).__name__, call.input_shapes)
-    return ProbeError(None, None, _first_line(exc), type(exc).__name__, [])
+        return ProbeError(name, type_name(module), first_line(exc), type(exc).__name__, call.input_shapes)
+    return ProbeError(None, None, first_line(exc), type(exc).__name__, [])
 
 
 def _finish(recorder: _Recorder) -> None:

@@ -39,9 +39,10 @@ from inspector.core.compare import NoiseFloor, distance_of, fixed_random_state
 from inspector.core.devices import synchronize
 from inspector.core.errors import EditError
 from inspector.core.inputs import available_memory
-from inspector.core.probe import ProgressCallback, StopCallback, shapes_of, tensors_in
+from inspector.core.probe import ProgressCallback, StopCallback, first_line, shapes_of, tensors_in
 from inspector.core.session import Session
 from inspector.core.tree import type_name
+from inspector.core.watch import from_user
 
 SCHEMA = "model-inspector/sweep@1"
 REPLAY_BUDGET = 1 << 30
@@ -419,11 +420,6 @@ def candidates_of(
     return [n for n, _ in named if n not in skipped and not any(n.startswith(s + ".") for s in skipped)]
 
 
-def _first_line(error: BaseException) -> str:
-    lines = str(error).strip().splitlines()
-    return lines[0] if lines else type(error).__name__
-
-
 def replay_budget(device: torch.device) -> int:
     """Bytes the prefix replay may keep: a quarter of the free memory, at most 1 GiB."""
     free = available_memory(device)
@@ -600,9 +596,11 @@ def _forward(
         return output, None, (time.perf_counter() - started) * 1000.0
     except _Stopped:
         raise
-    except Exception as exc:  # noqa: BLE001 - the user's model can raise anything; it becomes an entry
+    except BaseException as exc:  # noqa: BLE001 - the user's model can raise anything, sys.exit too; it becomes an entry
+        if from_user(exc):
+            raise  # the user's own Ctrl-C ends the sweep
         where = hooks.stack[-1] if hooks.stack else None
-        return None, SweepError(where, _first_line(exc), type(exc).__name__), (time.perf_counter() - started) * 1000.0
+        return None, SweepError(where, first_line(exc), type(exc).__name__), (time.perf_counter() - started) * 1000.0
     finally:
         for buffer, saved in buffers:
             buffer.copy_(saved)

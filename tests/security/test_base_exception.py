@@ -98,3 +98,43 @@ def test_a_factory_that_exits_while_the_window_opens_it_is_a_message(open_window
     window = open_window(model("factory_that_exits"))  # opened on the GUI thread
     assert window.session is None
     assert "sys.exit(5)" in window.banner.text()
+
+
+SWEEP_MODEL = '''
+import sys
+import torch
+from torch import nn
+
+
+class ExitsOnFour(nn.Module):
+    def forward(self, x):
+        if x.shape[-1] == 4:
+            sys.exit(4)  # a check written like a command-line tool's
+        return x
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.grow = nn.Linear(4, 8)
+        self.check = ExitsOnFour()
+        self.head = nn.Linear(8, 2)
+
+    def forward(self, x):
+        return self.head(self.check(self.grow(x)))
+'''
+
+
+def test_a_sweep_step_whose_forward_exits_is_that_entry_and_the_sweep_goes_on(tmp_path, capsys):
+    source = tmp_path / "exits_on_four.py"
+    source.write_text(SWEEP_MODEL)
+    code, out, err = run_main(["sweep", f"{source}:Net", "--input-shape", "1,4", "--json", "-"], capsys)
+    assert code == 0, err
+    import json
+
+    entries = {entry["name"]: entry for entry in json.loads(out)["entries"]}
+    assert set(entries) == {"grow", "check", "head"}
+    assert not entries["grow"]["ok"]
+    assert entries["grow"]["error"]["module"] == "check"
+    assert "sys.exit(4)" in entries["grow"]["error"]["message"]
+    assert entries["check"]["ok"] and entries["head"]["ok"]
