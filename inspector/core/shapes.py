@@ -55,19 +55,25 @@ def meta_run(
     cast = parse_dtype(float_dtype) if float_dtype is not None else None
     call = None
     if not _all_meta(model) or kwargs or cast is not None:
-        # One stand-in per distinct tensor: tied weights (GPT-2's lm_head and
-        # wte) must stay one tensor, or functional_call refuses the tie.
+        # Every module once (under its first path) and each of its own tensors once:
+        # a module registered twice must be swapped once, or torch puts the meta
+        # stand-in back as its "original" (functional_call with tie_weights=True
+        # does, on a shared module). Tied tensors in different modules (GPT-2's
+        # lm_head and wte) share one stand-in, so the tie holds on meta too.
         by_tensor: dict[int, torch.Tensor] = {}
-        stand_ins = {
-            name: by_tensor.setdefault(
-                id(t), torch.empty_like(t, device="meta", dtype=cast if cast is not None and t.is_floating_point() else None)
-            )
-            for name, t in list(model.named_parameters(remove_duplicate=False))
-            + list(model.named_buffers(remove_duplicate=False))
-        }
+        stand_ins: dict[str, torch.Tensor] = {}
+        for prefix, module in model.named_modules():
+            own = list(module._parameters.items()) + list(module._buffers.items())
+            for attr, tensor in own:
+                if tensor is None:
+                    continue
+                floating = cast is not None and tensor.is_floating_point()
+                stand_ins[f"{prefix}.{attr}" if prefix else attr] = by_tensor.setdefault(
+                    id(tensor), torch.empty_like(tensor, device="meta", dtype=cast if floating else None)
+                )
 
         def call(module: nn.Module, arguments: tuple[Any, ...]) -> Any:
-            return torch.func.functional_call(module, stand_ins, arguments, kwargs, tie_weights=True, strict=False)
+            return torch.func.functional_call(module, stand_ins, arguments, kwargs, tie_weights=False, strict=False)
 
     with ShapeShortcuts():
         run = probe.run(model, args, mode=mode, on_progress=on_progress, should_stop=should_stop, call=call,

@@ -93,3 +93,19 @@ def test_meta_run_of_a_failing_edit_points_at_the_module(resnet18):
     assert run.error.module == "layer3.0.conv1"
     assert run.error.input_shapes == [[1, 64, 56, 56]]
     assert torch.is_tensor(resnet18.fc.weight) and not resnet18.fc.weight.is_meta
+
+
+def test_a_meta_run_leaves_a_module_registered_twice_with_its_own_weights():
+    from inspector.core.inputs import InputSpec
+    from inspector.core.shapes import meta_run
+    from tests.models import SharedTwice
+
+    torch.manual_seed(0)
+    model = SharedTwice().eval()
+    before = {name: tensor.clone() for name, tensor in model.state_dict().items()}
+    run = meta_run(model, InputSpec((2, 4)))
+    assert run.error is None and run.output_shapes == [[2, 2]]
+    after = model.state_dict()
+    assert all(not tensor.is_meta for tensor in after.values())
+    assert all(torch.equal(before[name], after[name]) for name in before)
+    assert model.shared is model.again

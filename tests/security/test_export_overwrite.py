@@ -90,7 +90,8 @@ def test_force_replaces_the_whole_set(marked, tmp_path, capsys):
     assert "layer_stats.png" not in after
     # Weights only where this export wrote them (a model built on meta has none).
     assert ("model_state_dict.pt" in after) == ("weights not written" not in err)
-    assert set(after) - {"model_state_dict.pt"} == {"layers.csv", "notes.txt", "rebuild_model.py", "report.json"}
+    assert set(after) - {"model_state_dict.pt"} == {"graph.svg", "layers.csv", "notes.txt", "rebuild_model.py",
+                                                   "report.json"}
     assert strict_json(after["report.json"])["layers"][0]["stats"] is None
     assert strict_json(out)["layers"][0]["stats"] is None
     assert after["notes.txt"] == b"a file of the user's, not of an export\n"
