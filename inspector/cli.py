@@ -384,7 +384,7 @@ def _report(args: argparse.Namespace) -> int:
     if args.export is not None:
         _export(session, run, report, args.export, force=args.force, protected=protected)
     if graph_text is not None:
-        _write_file(graph_text, args.graph, protected)
+        _write_output(graph_text, args.graph, args, protected)
     if args.json is not None or not as_table:
         _write_json(text, args, protected)
     if as_table:
@@ -429,10 +429,13 @@ def _own_stdout(args: argparse.Namespace) -> Any:
 
 def _write_json(text: str, args: argparse.Namespace, protected: Sequence[str] = ()) -> None:
     """The JSON document to standard output (``-``) or to ``--json PATH`` as a shell redirection writes it."""
+    _write_output(text, args.json or "-", args, protected)
 
+
+def _write_output(text: str, path: str, args: argparse.Namespace, protected: Sequence[str] = ()) -> None:
+    """A document of ours to ``path`` (``-``: standard output) as a shell redirection writes it."""
     from inspector.core.output import OutputError, write_text
 
-    path = args.json or "-"
     try:
         # /dev/stdout too must be standard output as it was, not the model's diversion.
         with _own_stdout(args):
@@ -441,18 +444,6 @@ def _write_json(text: str, args: argparse.Namespace, protected: Sequence[str] = 
                 sys.stdout.flush()
             else:
                 write_text(path, text, protected=protected)
-    except OutputError as error:
-        raise UsageError(str(error)) from None
-    except OSError as error:
-        raise UsageError(f"cannot write {path}: {error.strerror or error}") from None
-
-
-def _write_file(text: str, path: str, protected: Sequence[str]) -> None:
-    """A document of ours (the graph) to ``path``, as a shell redirection writes it."""
-    from inspector.core.output import OutputError, write_text
-
-    try:
-        write_text(path, text, protected=protected)
     except OutputError as error:
         raise UsageError(str(error)) from None
     except OSError as error:
