@@ -14,14 +14,14 @@ the model raised); a second one ends the process at once.
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import sys
 import threading
 import time
-from typing import Any, Callable, NoReturn
+from typing import Any, Callable
 
 from inspector.cli import EXIT_FORWARD_FAILED, EXIT_INTERRUPTED, PROG, UsageError, _write_json
+from inspector.core.watch import exit_now
 
 TIMEOUT_GRACE_S = 2.0
 """After ``--timeout``, how long the work has to stop at its next module before it is abandoned."""
@@ -198,7 +198,7 @@ def supervised(command: Callable[[argparse.Namespace], int], args: argparse.Name
             supervisor.stop.set()
             print(f"{PROG}: interrupted", file=sys.stderr, flush=True)
             if not done.wait(INTERRUPT_GRACE_S):
-                _exit_now(EXIT_INTERRUPTED)
+                exit_now(EXIT_INTERRUPTED)
             return EXIT_INTERRUPTED
     finally:
         # None: a handler not installed from Python, which cannot be put back from here.
@@ -229,7 +229,7 @@ def _wait(done: threading.Event, supervisor: Supervisor, args: argparse.Namespac
     error = supervisor.error()
     print(f"{PROG}: {error['message']}; the model's code did not stop, so the process ends without it",
           file=sys.stderr)
-    _exit_now(EXIT_FORWARD_FAILED)
+    exit_now(EXIT_FORWARD_FAILED)
 
 
 def _work(command: Callable[[argparse.Namespace], int], args: argparse.Namespace, supervisor: Supervisor) -> int:
@@ -270,21 +270,6 @@ def _on_sigint(signum: int, frame: Any) -> None:
 
     if user_interrupted():
         print(f"{PROG}: interrupted", file=sys.stderr, flush=True)
-        _exit_now(EXIT_INTERRUPTED)
+        exit_now(EXIT_INTERRUPTED)
     note_user_interrupt()
     raise KeyboardInterrupt
-
-
-def _exit_now(status: int) -> NoReturn:
-    """End the process with ``status`` now, without waiting for a work thread stuck in the model's code.
-
-    Python would wait for nothing (the thread is a daemon), but finalising
-    the interpreter under a thread inside torch aborts; so the streams are
-    flushed and the process ends here.
-    """
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):
-            pass
-    os._exit(status)

@@ -15,10 +15,12 @@ and :func:`from_user` tells the two apart.
 
 from __future__ import annotations
 
+import os
 import signal
+import sys
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
     from torch import nn
@@ -188,3 +190,18 @@ def type_name(module: Any) -> str:
     """The class name a person knows the module by (as :func:`inspector.core.tree.type_name`, without torch)."""
     original = getattr(module, "original_name", None)
     return original if isinstance(original, str) and original else type(module).__name__
+
+
+def exit_now(status: int) -> NoReturn:
+    """End the process with ``status`` now, without waiting for a thread stuck in the model's code.
+
+    Python would not wait for such a thread (a daemon, or a worker given up),
+    but finalising the interpreter while it runs inside torch aborts; so the
+    streams are flushed and the process ends here.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(status)

@@ -83,16 +83,10 @@ def finish(status: int) -> int:
     and letting Python finalise with its thread inside torch aborts the
     process; so, with Qt's own cleanup done, the process exits at once.
     """
-    import os
-
+    from inspector.core.watch import exit_now
     from inspector.gui.run_worker import abandoned_running
 
     if abandoned_running():
-        for stream in (sys.stdout, sys.stderr):
-            try:
-                stream.flush()
-            except (OSError, ValueError):
-                pass
-        os._exit(status)
+        exit_now(status)
     return status
 
