@@ -14,10 +14,14 @@ another module).
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from typing import Any
 
+import torch
+
+from inspector.core.inputs import FILLS, InputSpec, ModelInput, parse_randint
 from inspector.core.passthrough import pass_through_paths
 from inspector.core.session import Session
 from inspector.core.sources.rebuild import build_lines
@@ -40,10 +44,17 @@ def literal(value: Any) -> str:
         return repr(value)
     if isinstance(value, int):
         return repr(int(value))
+    if isinstance(value, float):
+        # repr of a finite float reads back as the same float; the others are written as float('...').
+        return repr(value) if math.isfinite(value) else f"float({ascii(repr(value))})"
     if isinstance(value, str):
         return ascii(str(value))
-    if isinstance(value, (list, tuple)):
+    if isinstance(value, tuple):
+        return "(" + "".join(literal(item) + ", " for item in value) + ")"
+    if isinstance(value, list):
         return "[" + ", ".join(literal(item) for item in value) + "]"
+    if isinstance(value, dict) and all(isinstance(key, str) for key in value):
+        return "{" + ", ".join(f"{literal(key)}: {literal(item)}" for key, item in value.items()) + "}"
     raise TypeError(f"not plain data for a generated script: {type(value).__name__}")
 
 
@@ -103,10 +114,13 @@ def _source_lines(session: Session) -> tuple[list[str], list[tuple[str, Any, str
 
 
 def _input_lines(session: Session) -> tuple[list[tuple[str, Any, str]], list[str]]:
-    """(data constants, lines that make ``args``), the way :func:`inspector.core.inputs.make_inputs` does."""
+    """(data constants, lines that make ``args`` and ``kwargs``), the way :func:`inspector.core.inputs.make_call` does."""
     spec = session.input_spec
     if spec is None:
-        return [], ["args = ()  # no sample input was set in the inspector: give your own"]
+        return [], ["args = ()  # no sample input was set in the inspector: give your own", "kwargs = {}"]
+    inputs = session.inputs
+    if inputs is not None and not _one_plain_tensor(inputs):
+        return _call_lines(inputs)
     data: list[tuple[str, Any, str]] = [("INPUT_SHAPE", [int(s) for s in spec.shape], "the sample input's shape")]
     lines = [f"generator = torch.Generator().manual_seed({int(spec.seed)})"]
     fill = spec.fill
@@ -134,6 +148,111 @@ def _input_lines(session: Session) -> tuple[list[tuple[str, Any, str]], list[str
         lines.append(f"args = (list({batch}.unbind(0)),)  # a list of images, as detection models take")
     else:
         lines += [f"x = {draw}", "args = (x,)"]
+    lines.append("kwargs = {}")
+    return data, lines
+
+
+TENSOR_KEY = "model_inspector_tensor"
+"""Marks a described tensor in the INPUT_ARGS / INPUT_KWARGS data of a generated script."""
+
+
+def _one_plain_tensor(inputs: ModelInput) -> bool:
+    """``model(x)`` with one described tensor of the first round's fills: the short form of the script."""
+    return (
+        not inputs.kwargs
+        and len(inputs.args) == 1
+        and isinstance(inputs.args[0], InputSpec)
+        and (inputs.args[0].fill in _FILLS or inputs.args[0].fill.startswith("image:"))
+    )
+
+
+def _leaf_data(value: Any, notes: list[str]) -> Any:
+    """An input leaf as plain data for the script: described tensors become ``{TENSOR_KEY: {...}}``."""
+    if isinstance(value, InputSpec):
+        fill = value.fill
+        dtype = value.dtype if value.dtype in _DTYPES else "float32"
+        layout = value.layout if value.layout in ("tensor", "images", "pair") else "tensor"
+        description: dict[str, Any] = {"shape": [int(s) for s in value.shape], "dtype": dtype, "layout": layout}
+        if fill not in FILLS and not fill.startswith(("image:", "randint")):
+            fill = "randn"
+        if fill.startswith("image:"):
+            notes.append("an image input is not read here: random values of its shape stand in for it")
+            fill = "image"
+        elif fill.startswith("randint"):
+            low, high = parse_randint(fill)
+            description.update(low=low, high=high)
+            fill = "randint"
+        description["fill"] = fill
+        return {TENSOR_KEY: description}
+    if isinstance(value, torch.Tensor):
+        notes.append("a tensor read from a file is given as zeros of its shape and dtype")
+        return {TENSOR_KEY: {"shape": list(value.shape), "dtype": str(value.dtype).removeprefix("torch."),
+                             "layout": "tensor", "fill": "zeros"}}
+    if isinstance(value, dict):
+        return {str(key): _leaf_data(item, notes) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_leaf_data(item, notes) for item in value)
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    notes.append("an input that is not plain data is given as None")
+    return None
+
+
+_CALL_CODE = f"""\
+def draw(leaf, generator):
+    \"\"\"One described tensor, drawn as Model Inspector draws it (values in float32, then converted).\"\"\"
+    shape, dtype, fill = leaf["shape"], getattr(torch, leaf["dtype"]), leaf["fill"]
+    if fill in ("zeros", "ones"):
+        return getattr(torch, fill)(shape, dtype=dtype)
+    if fill == "arange":
+        steps = torch.arange(shape[-1] if shape else 1, dtype=torch.int64)
+        return steps.expand(shape).to(dtype).contiguous() if shape else steps[0].to(dtype)
+    if fill == "randint":
+        return torch.randint(leaf["low"], leaf["high"], shape, generator=generator).to(dtype)
+    if fill == "image":  # the image is not read here: random values of its shape, from their own generator
+        return torch.randn(shape, generator=torch.Generator().manual_seed(0)).to(dtype)
+    if not dtype.is_floating_point:
+        return torch.randint(0, 2 if fill == "rand" else 10, shape, generator=generator).to(dtype)
+    return (torch.randn if fill == "randn" else torch.rand)(shape, generator=generator, dtype=torch.float32).to(dtype)
+
+
+def build(value, generator):
+    \"\"\"The input with every described tensor drawn, in order (positions, then names).\"\"\"
+    if isinstance(value, dict) and {TENSOR_KEY!r} in value:
+        leaf = value[{TENSOR_KEY!r}]
+        if leaf["layout"] == "pair":
+            return [draw(leaf, generator), draw(leaf, generator)]
+        tensor = draw(leaf, generator)
+        if leaf["layout"] == "images":
+            return list((tensor if tensor.dim() == 4 else tensor.unsqueeze(0)).unbind(0))
+        return tensor
+    if isinstance(value, dict):
+        return {{key: build(item, generator) for key, item in value.items()}}
+    if isinstance(value, (list, tuple)):
+        return type(value)(build(item, generator) for item in value)
+    return value
+"""
+
+
+def _call_lines(inputs: ModelInput) -> tuple[list[tuple[str, Any, str]], list[str]]:
+    """The general form: positions and names, nested, with every fill."""
+    notes: list[str] = []
+    args = [_leaf_data(value, notes) for value in inputs.args]
+    kwargs = {name: _leaf_data(value, notes) for name, value in inputs.kwargs.items()}
+    data: list[tuple[str, Any, str]] = [
+        ("INPUT_ARGS", args, f"the positional inputs; {{{TENSOR_KEY!r}: ...}} describes a tensor"),
+        ("INPUT_KWARGS", kwargs, "the inputs given by name"),
+    ]
+    lines = [f"generator = torch.Generator().manual_seed({int(inputs.seed)})", "args = []", "for _value in INPUT_ARGS:"]
+    lines += [
+        "    _built = build(_value, generator)",
+        f"    if isinstance(_value, dict) and _value.get({TENSOR_KEY!r}, {{}}).get('layout') == 'pair':",
+        "        args.extend(_built)  # two tensors, as optical-flow models take",
+        "    else:",
+        "        args.append(_built)",
+        "kwargs = {name: build(value, generator) for name, value in INPUT_KWARGS.items()}",
+    ]
+    lines += [f"# {note}" for note in dict.fromkeys(notes)]
     return data, lines
 
 
@@ -190,6 +309,7 @@ def rebuild_snippet(session: Session, state_file: str | None = STATE_FILE) -> st
         *edits,
         "",
         "",
+        *([_CALL_CODE, ""] if "INPUT_ARGS" in {name for name, _, _ in data} else []),
         "def output_shapes(value):",
         '    """The shapes of every tensor in a model output, depth first."""',
         "    if isinstance(value, torch.Tensor):",
@@ -213,7 +333,7 @@ def rebuild_snippet(session: Session, state_file: str | None = STATE_FILE) -> st
     lines += ["    " + line for line in input_lines]
     lines += [
         "    with torch.no_grad():",
-        "        output = model(*args)",
+        "        output = model(*args, **kwargs)",
         "    print(json.dumps(output_shapes(output)))",
     ]
     return "\n".join(lines) + "\n"
