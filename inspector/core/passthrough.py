@@ -29,9 +29,11 @@ exactly as before.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import inspect
-from collections.abc import Mapping
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -248,14 +250,54 @@ def _fake_call(original: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any
             if value is not None and not isinstance(value, bool | int | float | str):
                 copies[id(value)] = position
         # Stand-ins for the weights on the input's device: a fake tensor allocates nothing.
+        # One name per tensor: a module shared at every level of a deep model
+        # has 2**depth names (torch's tie_weights walks them all); swapping the
+        # tensor under one name swaps it wherever its module is registered.
         weights = {
             name: torch.empty_like(t, device=device)
-            for name, t in list(original.named_parameters(remove_duplicate=False))
-            + list(original.named_buffers(remove_duplicate=False))
+            for name, t in list(original.named_parameters()) + list(original.named_buffers())
         }
-        with torch.no_grad():
-            output = torch.func.functional_call(original, weights, tuple(fake_args), fake_kwargs, tie_weights=True, strict=False)
+        with torch.no_grad(), _hooks_silenced(original):
+            output = torch.func.functional_call(original, weights, tuple(fake_args), fake_kwargs, tie_weights=False, strict=False)
     return output, copies
+
+
+_HOOK_DICTS = (
+    "_forward_hooks", "_forward_hooks_with_kwargs", "_forward_hooks_always_called",
+    "_forward_pre_hooks", "_forward_pre_hooks_with_kwargs",
+)
+
+
+@contextlib.contextmanager
+def _hooks_silenced(original: nn.Module) -> Iterator[None]:
+    """No forward hook sees the learning call: it is not a call of the model.
+
+    The original may still be registered elsewhere in the model (a shared
+    block cut at one of its places), where a probe's hooks would count the
+    fake call as one of its calls; the user's own hooks must not see it
+    either. Each module's hook tables, and torch's global ones, are set
+    aside for the call and put back as they were.
+    """
+    from torch.nn.modules import module as torch_module
+
+    saved = [(m, {name: m.__dict__[name] for name in _HOOK_DICTS if name in m.__dict__}) for m in original.modules()]
+    globals_saved = [(table, dict(table)) for table in (
+        torch_module._global_forward_hooks, torch_module._global_forward_pre_hooks,
+        torch_module._global_forward_hooks_with_kwargs, torch_module._global_forward_hooks_always_called,
+    )]
+    try:
+        for m, tables in saved:
+            for name in tables:
+                m.__dict__[name] = OrderedDict()
+        for table, _ in globals_saved:
+            table.clear()
+        yield
+    finally:
+        for m, tables in saved:
+            m.__dict__.update(tables)
+        for table, contents in globals_saved:
+            table.clear()
+            table.update(contents)
 
 
 def _first_device(args: tuple[Any, ...], kwargs: dict[str, Any], original: nn.Module) -> torch.device:

@@ -296,3 +296,40 @@ def test_learning_the_call_draws_no_random_numbers():
     torch.manual_seed(0)
     torch.randn(2, 4)
     assert torch.equal(after_learning, torch.rand(3))
+
+
+class _Scaled(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lin = nn.Linear(4, 4)
+
+    def forward(self, x: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
+        return self.lin(x) * scale
+
+
+class _SharedBlock(nn.Module):
+    """One block registered twice and called at both places, with a keyword at the first."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = _Scaled()
+        self.b = self.a
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.b(self.a(x, scale=2.0))
+
+
+def test_learning_the_call_is_not_a_call_of_a_block_still_registered_elsewhere():
+    """Cut at ``a``, the block still runs at ``b`` once: the fake learning call is seen by no hook."""
+    model = _SharedBlock().eval()
+    seen: list[str] = []
+    model.b.register_forward_hook(lambda *_: seen.append("user hook"))
+    ModelEditor(model).replace_with_identity("a")
+    x = torch.randn(3, 4, generator=torch.Generator().manual_seed(1))
+    run = probe.run(model, (x,))
+    assert run.error is None
+    assert len(run.records["b"].calls) == len(run.records["b.lin"].calls) == 1
+    assert seen == ["user hook"]  # the model's own hook saw the real call only
+    with torch.no_grad():
+        expected = model.b(x)
+    assert torch.equal(probe.run(model, (x,), keep_output=True).output, expected)

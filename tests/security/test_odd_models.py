@@ -264,6 +264,16 @@ def test_an_edit_deep_in_a_shared_module_at_every_level_is_made_and_undone_at_on
         session.replace_with_identity(deep + ".up")
 
 
+def test_a_block_cut_from_a_module_shared_at_every_level_runs(models_file):
+    """The pass-through Identity learns its call once per tensor, not once per each of 2**29 names."""
+    session = Session.open(f"{models_file}:diamond")
+    session.replace_with_identity("left.left")
+    run = session.run(keep_output=True)
+    assert run.error is None
+    x = session.make_inputs()[0]
+    assert torch.equal(run.output, session.model(x))
+
+
 def test_the_gui_tree_marks_shared_modules(qtmodeltester, models_file):
     from PySide6.QtCore import Qt
 
