@@ -40,7 +40,9 @@ from typing import Any, Iterable
 
 import torch
 
+from inspector.core.inputs import parse_dtype
 from inspector.core.output import OutputError, identity, open_output, probe_folder, protected_identities, write_text
+from inspector.core.precision import model_dtype
 from inspector.core.probe import ProbeRun, first_line, tensors_in
 from inspector.core.rebuild_script import STATE_FILE, rebuild_snippet  # noqa: F401 - rebuild_snippet re-exported
 from inspector.core.report import build_report, dumps
@@ -182,9 +184,12 @@ def _compiled_forms(
     model = session.model
     args = session.make_inputs()
     flags = [(m, m.training) for m in model.modules()]
+    dtype = parse_dtype(session.dtype) if session.dtype is not None else None
+    if dtype is not None and dtype.is_floating_point:
+        result.notes.append(f"TorchScript and torch.export programs hold the weights in {session.dtype}, as the model ran (--dtype)")
     try:
         model.train(session.mode == "train")
-        with torch.no_grad():
+        with torch.no_grad(), model_dtype(model, dtype):
             eager = model(*args)
             if torchscript:
                 _write_torchscript(model, args, eager, os.path.join(folder, TORCHSCRIPT_FILE), result, protected)

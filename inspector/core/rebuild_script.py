@@ -234,6 +234,19 @@ def build(value, generator):
 """
 
 
+_DTYPE_CODE = """\
+def to_dtype(value, dtype):
+    \"\"\"Every floating tensor in ``value`` as ``dtype`` (integer token ids and masks keep theirs).\"\"\"
+    if isinstance(value, torch.Tensor):
+        return value.to(dtype) if value.is_floating_point() else value
+    if isinstance(value, dict):
+        return {key: to_dtype(item, dtype) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(to_dtype(item, dtype) for item in value)
+    return value
+"""
+
+
 def _call_lines(inputs: ModelInput) -> tuple[list[tuple[str, Any, str]], list[str]]:
     """The general form: positions and names, nested, with every fill."""
     notes: list[str] = []
@@ -288,6 +301,9 @@ def rebuild_snippet(session: Session, state_file: str | None = STATE_FILE) -> st
         edits = ["for _path in REPLACED:", "    model.set_submodule(_path, nn.Identity())"]
     if state_file is not None:
         data.append(("STATE_FILE", state_file, "the edited weights, loaded when they sit beside this script"))
+    run_dtype = session.dtype if session.dtype in _FLOATING else None
+    if run_dtype is not None:
+        data.append(("RUN_DTYPE", run_dtype, "the floating dtype the model and its floating inputs ran in (--dtype)"))
     lines = [
         '"""Rebuild a model as edited in Model Inspector: the modules in REPLACED become nn.Identity.',
         "",
@@ -310,6 +326,7 @@ def rebuild_snippet(session: Session, state_file: str | None = STATE_FILE) -> st
         "",
         "",
         *([_CALL_CODE, ""] if "INPUT_ARGS" in {name for name, _, _ in data} else []),
+        *([_DTYPE_CODE, ""] if run_dtype is not None else []),
         "def output_shapes(value):",
         '    """The shapes of every tensor in a model output, depth first."""',
         "    if isinstance(value, torch.Tensor):",
@@ -331,6 +348,11 @@ def rebuild_snippet(session: Session, state_file: str | None = STATE_FILE) -> st
         ]
     lines.append("    model.train()" if session.mode == "train" else "    model.eval()")
     lines += ["    " + line for line in input_lines]
+    if run_dtype is not None:
+        lines += [
+            "    model.to(getattr(torch, RUN_DTYPE))",
+            "    args, kwargs = to_dtype((args, kwargs), getattr(torch, RUN_DTYPE))",
+        ]
     lines += [
         "    with torch.no_grad():",
         "        output = model(*args, **kwargs)",

@@ -8,7 +8,7 @@ import runpy
 import pytest
 import torch
 
-from inspector.core.export import SNIPPET_FILE, export_session
+from inspector.core.export import EXPORT_FILE, SNIPPET_FILE, TORCHSCRIPT_FILE, export_session
 from inspector.core.inputs import InputSpec, ModelInput
 from inspector.core.loading import load_model
 from inspector.core.session import Session
@@ -81,3 +81,21 @@ def test_hostile_names_in_an_input_stay_data(tmp_path, monkeypatch, capsys):
     with pytest.raises(TypeError):  # the model refuses the unknown name; nothing else ran
         runpy.run_path(str(tmp_path / SNIPPET_FILE), run_name="__main__")
     assert not (tmp_path / "PWNED").exists() and not (ROOT / "PWNED").exists()
+
+
+def test_a_model_run_in_bfloat16_is_rebuilt_and_compiled_in_bfloat16(tmp_path, capsys):
+    """--dtype: the script, the TorchScript file and the program run as the inspector did; the weights file keeps float32."""
+    session = Session(load_model(f"{MODELS}:siamese"))
+    session.dtype = "bfloat16"
+    run = session.run(keep_output=True)
+    assert run.error is None and run.output.dtype == torch.bfloat16
+    result = export_session(session, str(tmp_path), torchscript=True, exported_program=True)
+    assert any("bfloat16" in note for note in result.notes)
+    _, _, output = _script_call(tmp_path)
+    assert output.dtype == torch.bfloat16 and torch.equal(output, run.output)
+    state = torch.load(tmp_path / "model_state_dict.pt", weights_only=True)
+    assert all(t.dtype == torch.float32 for t in state.values() if t.is_floating_point())
+    traced = torch.jit.load(str(tmp_path / TORCHSCRIPT_FILE))
+    assert torch.equal(traced(*session.make_inputs()), run.output)
+    program = torch.export.load(str(tmp_path / EXPORT_FILE)).module()
+    assert torch.equal(program(*session.make_inputs()), run.output)
