@@ -101,6 +101,24 @@ def report_table(report: dict[str, Any], depth: int | None = None) -> Table:
     return table
 
 
+def _console(file: TextIO) -> Console:
+    """A console that prints names and messages as they are: ``[red]`` is no markup and ``:llama:`` no emoji."""
+    return Console(file=file, highlight=False, markup=False, emoji=False)
+
+
+def compare_line(compare: dict[str, Any]) -> str:
+    """How far the edit moved the output from the unedited model's, and how much of that is noise."""
+    distance = compare.get("output_relative_l2")
+    if distance is None:
+        return "against the unedited model: no distance (the edited model failed or its output shapes differ)"
+    line = (f"against the unedited model: the output moved by {distance:.4g} relative L2 "
+            f"(cosine {_number(compare.get('output_cosine'))})")
+    floor = compare.get("noise_floor_relative_l2")
+    if compare.get("baseline_reproducible") is False and floor is not None:
+        line += f"; the unedited model itself varies by {floor:.3g} between runs"
+    return line
+
+
 def report_summary(report: dict[str, Any], seconds: float | None = None) -> str:
     """One line under the table: outcome, output shape, parameters, modules, input, time."""
     model = report["model"]
@@ -116,15 +134,18 @@ def report_summary(report: dict[str, Any], seconds: float | None = None) -> str:
 def print_report(report: dict[str, Any], *, depth: int | None = None, seconds: float | None = None,
                  file: TextIO | None = None) -> None:
     """Print the report as a table with its summary line (and a note when the tree was cut)."""
-    console = Console(file=file or sys.stdout, highlight=False)
+    console = _console(file or sys.stdout)
     shown_depth = report_depth(report, depth)
     console.print(report_table(report, shown_depth))
     if report["replaced"]:
         console.print(f"replaced with Identity: {', '.join(report['replaced'])}")
     error = report.get("error")
     if error:
+        shapes = error.get("input_shapes")
         console.print(Text(f"{error.get('module') or 'the model'} ({error.get('type', '')}) raised: "
-                           f"{error.get('message', '')}; input {_shapes(error.get('input_shapes'))}", style="red"))
+                           f"{error.get('message', '')}" + (f"; input {_shapes(shapes)}" if shapes else ""), style="red"))
+    if report.get("compare") is not None:
+        console.print(compare_line(report["compare"]))
     if depth is None and shown_depth is not None:
         console.print(f"({len(report['layers']):,} modules: shown to depth {shown_depth}; --depth N shows more, "
                       "--format json all of it)", style="dim")
@@ -133,7 +154,7 @@ def print_report(report: dict[str, Any], *, depth: int | None = None, seconds: f
 
 def print_sweep(result: dict[str, Any], *, file: TextIO | None = None) -> None:
     """Print a sweep: one row per module replaced alone, how far the output moved or where it failed."""
-    console = Console(file=file or sys.stdout, highlight=False)
+    console = _console(file or sys.stdout)
     table = Table(box=None, header_style="bold", pad_edge=False, show_edge=False)
     table.add_column("Module replaced", no_wrap=True, overflow="ellipsis", max_width=48)
     table.add_column("Type", no_wrap=True, overflow="ellipsis", max_width=24)
@@ -166,8 +187,8 @@ def progress(enabled: bool, description: str) -> Iterator[Callable[[int, int], N
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                   console=Console(file=sys.stderr), transient=True)
+    bar = Progress(TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(),
+                   TimeRemainingColumn(), console=_console(sys.stderr), transient=True)
     task = bar.add_task(description, total=None)
     with bar:
         def update(done: int, total: int) -> None:
@@ -182,5 +203,5 @@ def status(enabled: bool, message: str) -> Iterator[None]:
     if not enabled:
         yield
         return
-    with Console(file=sys.stderr).status(message):
+    with _console(sys.stderr).status(message):
         yield

@@ -143,3 +143,30 @@ def test_format_table_with_json_on_stdout_is_a_usage_error():
                             cwd=ROOT, capture_output=True, text=True, env=ENV)
     assert result.returncode == 2 and result.stdout == ""
     assert "give --json a file path" in result.stderr
+
+
+ODD_NAMES = '''
+from torch import nn
+
+
+def llama():
+    model = nn.Sequential()
+    model.add_module("[bold]stem", nn.Linear(4, 4))
+    model.add_module("head", nn.Linear(4, 4))
+    return model
+'''
+
+
+def test_names_are_printed_as_they_are_and_compare_says_how_far_the_output_moved(tmp_path):
+    """``[bold]`` in a module's name is no markup, ``:llama:`` in a source no emoji; --compare has its line."""
+    (tmp_path / "hf.py").write_text(ODD_NAMES)
+    document = tmp_path / "report.json"
+    status, out, _ = run_cli(["report", f"{tmp_path / 'hf.py'}:llama", "--format", "table", "--identity", "head",
+                              "--compare", "--input-shape", "2,4", "--json", str(document)], stdout_tty=True)
+    text = ANSI.sub("", out)
+    assert status == 0, text
+    assert "[bold]stem" in text and "\N{LLAMA}" not in text and "hf.py:llama: output [2, 4]" in text
+    line = next(row for row in text.splitlines() if row.startswith("against the unedited model"))
+    distance = float(re.search(r"moved by ([0-9.e+-]+) relative L2", line).group(1))
+    assert distance > 0.1  # removing the head moves the output: the number is the report's, not a placeholder
+    assert float(f"{json.loads(document.read_text())['compare']['output_relative_l2']:.4g}") == distance
