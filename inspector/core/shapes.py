@@ -51,7 +51,7 @@ def meta_run(
 
     ``float_dtype`` (``--dtype``) runs the floating inputs, parameters and buffers in that dtype.
     """
-    args, kwargs = make_call(spec, "meta", float_dtype=float_dtype)
+    args, kwargs = make_call(_without_all_ones_mask(model, spec), "meta", float_dtype=float_dtype)
     cast = parse_dtype(float_dtype) if float_dtype is not None else None
     call = None
     if not _all_meta(model) or kwargs or cast is not None:
@@ -84,6 +84,26 @@ def meta_run(
     elif run.error is not None and _reads_values(run.error.message):
         run.error.message = f"{run.error.message} ({META_HINT})"
     return run
+
+
+def _without_all_ones_mask(model: nn.Module, spec: InputSpec | ModelInput) -> InputSpec | ModelInput:
+    """The input without an all-ones ``attention_mask`` for a Hugging Face model, on meta only.
+
+    Hugging Face reads the mask's values to skip it when nothing is masked
+    (``padding_mask.all()``), which meta tensors cannot answer. For these
+    models a mask of ones and no mask are the same call, with the same shapes.
+    """
+    if not isinstance(spec, ModelInput) or not _is_hugging_face(model):
+        return spec
+    mask = spec.kwargs.get("attention_mask")
+    if not (isinstance(mask, InputSpec) and mask.fill == "ones"):
+        return spec
+    kwargs = {name: value for name, value in spec.kwargs.items() if name != "attention_mask"}
+    return ModelInput(list(spec.args), kwargs, spec.seed, spec.origin)
+
+
+def _is_hugging_face(model: nn.Module) -> bool:
+    return any(cls.__module__.startswith("transformers.") and cls.__name__ == "PreTrainedModel" for cls in type(model).__mro__)
 
 
 DEVICE_HINT = (

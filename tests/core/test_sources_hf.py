@@ -86,6 +86,22 @@ def test_a_default_config_too_big_is_refused_before_building_and_builds_on_meta(
     assert sum(p.numel() for p in loaded.module.parameters()) > 6e9
 
 
+@pytest.mark.parametrize("model_type", ["llama", "mistral", "qwen2"])
+def test_decoders_with_their_attention_mask_run_on_meta_with_the_shapes_of_a_real_run(model_type):
+    """The natural input has an all-ones attention_mask, whose values Hugging Face reads; --meta still runs."""
+    config = {"num_hidden_layers": 2, "hidden_size": 32, "intermediate_size": 64, "num_attention_heads": 2,
+              "num_key_value_heads": 1, "vocab_size": 100}
+    session = Session(load_model(f"hf:{model_type}", config=config))
+    assert "attention_mask" in session.require_inputs().kwargs
+    meta = session.run(meta=True)
+    real = session.run()
+    assert meta.ok, meta.error
+    assert real.ok, real.error
+    assert {name: r.first.output_shapes for name, r in meta.records.items() if r.calls} == {
+        name: r.first.output_shapes for name, r in real.records.items() if r.calls
+    }
+
+
 @pytest.mark.parametrize("meta_build", [True, False])
 def test_tied_weights_run_on_meta(meta_build):
     # GPT-2's lm_head is wte: built on meta, or real weights run through meta stand-ins.
