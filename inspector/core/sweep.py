@@ -25,6 +25,7 @@ innermost on the stack) and so that a cancel stops inside a long forward.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import random
 import time
@@ -38,7 +39,8 @@ from torch import nn
 from inspector.core.compare import NoiseFloor, distance_of, fixed_random_state
 from inspector.core.devices import synchronize
 from inspector.core.errors import EditError
-from inspector.core.inputs import available_memory
+from inspector.core.inputs import available_memory, parse_dtype
+from inspector.core.precision import model_dtype
 from inspector.core.probe import ProgressCallback, StopCallback, first_line, shapes_of, tensors_in
 from inspector.core.session import Session
 from inspector.core.tree import type_name
@@ -476,6 +478,9 @@ def sweep(
     # Train mode updates BatchNorm running statistics on every forward; they
     # are put back after each step so that every step sees the same model.
     buffers = [(b, b.detach().clone()) for b in model.buffers()] if train else []
+    # --dtype: every step runs the weights in the dtype of the inputs, as the report does.
+    precision = contextlib.ExitStack()
+    precision.enter_context(model_dtype(model, parse_dtype(session.dtype) if session.dtype is not None else None))
     try:
         for name, module in named:
             handles += hooks.install(module, name, replay=bool(name) and hooks.budget_bytes > 0)
@@ -520,6 +525,7 @@ def sweep(
             module.training = flag
         for buffer, saved in buffers:
             buffer.copy_(saved)
+        precision.close()
     result.total_s = time.perf_counter() - started
     result.replayed_calls = hooks.replayed
     return result

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 from torch import nn
@@ -242,3 +244,24 @@ def test_progress_reports_every_step():
     result = sweep(session, under="layer4.0", on_progress=lambda done, total: seen.append((done, total)))
     total = len(result.candidates)
     assert seen == [(i, total) for i in range(1, total + 1)]
+
+
+def test_a_sweep_in_bfloat16_runs_every_step_in_bfloat16_and_leaves_float32_weights():
+    """--dtype: the weights run in the inputs' dtype at every step, and come back bit for bit."""
+    session = Session(LoadedModel(TinyCNN(), "tiny", "callable"))
+    session.set_input(InputSpec((2, 3, 16, 16)))
+    session.dtype = "bfloat16"
+    before = snapshot(session.model)
+    result = sweep(session)
+    assert_unchanged(session.model, before)
+    x = session.make_inputs()[0]
+    assert x.dtype == torch.bfloat16
+    reference = copy.deepcopy(session.model).eval().to(torch.bfloat16)
+    with torch.no_grad():
+        full = reference(x).double().flatten()
+        reference.features[3] = nn.Identity()
+        cut = reference(x).double().flatten()
+    entry = next(e for e in result.entries if e.name == "features.3")
+    assert entry.ok and result.baseline_output_shapes == [[2, 4]]
+    assert entry.relative_l2 == pytest.approx(float((full - cut).norm() / full.norm()), rel=1e-6)
+    assert entry.relative_l2 > 0.01
