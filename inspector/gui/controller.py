@@ -224,8 +224,8 @@ class SessionController(QObject):
         """Make ``session`` the one inspected; edits it already has (from a session file) can be undone."""
         self.undo_stack.clear()  # commands of the previous model must not outlive it
         self.session = session
-        for text in session.editor.history:
-            self.undo_stack.push(commands.already_made(session, text, self.sig_edited.emit, self._on_edit_refused))
+        for path in session.replaced:
+            self.undo_stack.push(commands.already_made(session, path, self.sig_edited.emit, self._on_edit_refused))
         self.undo_stack.setClean()  # as opened: nothing to save yet
         self.sig_session_opened.emit(session, tree if tree is not None else session.tree())
 

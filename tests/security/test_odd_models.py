@@ -253,11 +253,11 @@ def test_an_edit_deep_in_a_shared_module_at_every_level_is_made_and_undone_at_on
     session = Session.open(f"{models_file}:diamond")
     deep = ".".join(["left"] * 29)
     original = session.model.get_submodule(deep)
-    session.replace_with_identity(deep)  # looked up along its path, not among its 2**30 paths
+    edit = session.replace_with_identity(deep)  # looked up along its path, not among its 2**30 paths
     # (booleans only: a failing assertion would print the module, whose repr has 2**30 lines)
     replaced = isinstance(session.model.get_submodule(deep), nn.Identity)
     assert replaced
-    session.undo()
+    session.revert(edit)
     restored = session.model.get_submodule(deep) is original
     assert restored
     with pytest.raises(InspectorError, match="no submodule"):
