@@ -1,10 +1,9 @@
 """The Compare, Sweep and Graph tabs, wired to the window.
 
-Both panels run the model on workers of their own (a sweep swaps modules in
-and out of the live model), so while one works the window's controller
-counts the model as borrowed: no edit, run, load or summary starts, and the
-panels in turn start nothing while the controller is busy. They are created
-with the plots, once pyqtgraph is imported.
+The panels ask the window's controller for their work on the model (one
+queue: while a sweep swaps modules in and out of the live model, no edit,
+run, load or summary starts) and follow its session and busy state by
+themselves. They are created with the plots, once pyqtgraph is imported.
 """
 
 from __future__ import annotations
@@ -25,21 +24,15 @@ class AnalysisTabs:
         from inspector.gui.panels.sweep import SweepPanel
 
         self.window = window
-        self.compare = ComparePanel(window)
-        self.sweep = SweepPanel(window)
-        self.graph = GraphPanel(window)
+        controller = window.controller
+        self.compare = ComparePanel(controller, window)
+        self.sweep = SweepPanel(controller, window)
+        self.graph = GraphPanel(controller, window)
         window.tabs.insertTab(index, self.compare, "Compare")
         window.tabs.insertTab(index + 1, self.sweep, "Sweep")
         window.tabs.insertTab(index + 2, self.graph, "Graph")
-        controller = window.controller
-        for borrower, panel in (("compare", self.compare), ("sweep", self.sweep), ("graph", self.graph)):
-            controller.sig_busy_changed.connect(panel.set_busy)
-            panel.sig_busy_changed.connect(
-                lambda busy, borrower=borrower: controller.set_borrowed(borrower, busy)
-            )
+        for panel in (self.compare, self.sweep, self.graph):
             panel.sig_module_clicked.connect(window.select_module)
-            panel.set_session(controller.session)
-            panel.set_busy(controller.busy)
         self.sweep.sig_edit_requested.connect(self._on_sweep_edit_requested)
         # The graph is captured after each run, by a forward of its own on its worker, while its tab is shown.
         self.graph.prompts_of = lambda: window.prompts
@@ -50,12 +43,6 @@ class AnalysisTabs:
         if controller.session is not None:
             self.graph.run_finished(controller.session.last_run)
         self.compare.sig_comparison_ready.connect(self._on_compare_comparison_ready)
-
-    def set_session(self, session: Session | None) -> None:
-        """A new model is open: both panels start over on it."""
-        self.compare.set_session(session)
-        self.sweep.set_session(session)
-        self.graph.set_session(session)
 
     def model_edited(self) -> None:
         """The model changed: a shown sweep or graph no longer describes it."""

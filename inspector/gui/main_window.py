@@ -352,8 +352,6 @@ class MainWindow(QMainWindow):
 
         self.tree_model.set_tree(tree)
         self.tree_panel.show_new_tree()
-        if self.analysis is not None:
-            self.analysis.set_session(session)
         if self.plots is not None:
             self.plots.clear()
         else:  # in the next turn of the event loop: the tree is shown first

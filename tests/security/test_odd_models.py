@@ -214,11 +214,12 @@ def test_a_module_registered_inside_itself_is_one_line(tmp_path, capsys, models_
 
 
 def test_a_module_registered_inside_itself_is_a_clear_error_in_the_gui_loader(models_file):
+    from inspector.core.task import TaskState
     from inspector.gui.run_worker import load_job
 
     # The GUI shows an InspectorError's message as it is, without a traceback.
     with pytest.raises(ModelLoadError, match="inside itself"):
-        load_job(f"{models_file}:itself")(lambda done, total: None, lambda: False)
+        load_job(f"{models_file}:itself")(TaskState())
 
 
 def test_the_tree_of_a_module_registered_inside_itself_ends(models_file):
