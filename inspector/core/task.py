@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from inspector.core.compare import Comparison
-    from inspector.core.inputs import InputSpec, ModelInput
     from inspector.core.probe import ProbeRun
     from inspector.core.session import Session
     from inspector.core.sweep import SweepResult
@@ -96,8 +95,8 @@ Job = Callable[[TaskState], Any]
 """A plain function of its TaskState that returns a result or raises."""
 
 
-def run_job(session: Session, spec: InputSpec | ModelInput, device: str, mode: str) -> Job:
-    """The job of one run: move the model to ``device``, check the input fits, run it.
+def run_job(session: Session, device: str) -> Job:
+    """The job of one run of the session's input: move the model to ``device``, check the input fits, run it.
 
     Moving a big model to an accelerator takes time too, so it happens in
     the job, off the caller's thread, like the run itself.
@@ -106,11 +105,10 @@ def run_job(session: Session, spec: InputSpec | ModelInput, device: str, mode: s
     def job(state: TaskState) -> ProbeRun:
         from inspector.core.inputs import check_fits
 
-        session.set_input(spec)
-        session.mode = mode
         if str(session.device) != device:
             session.move_to(device)
-        check_fits(spec, session.device)
+        if session.inputs is not None:
+            check_fits(session.inputs, session.device)
         return session.run(on_progress=state.set_progress, should_stop=state.should_stop)
 
     return job

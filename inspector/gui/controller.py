@@ -32,14 +32,15 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QUndoStack
 
+from inspector.core.formatting import format_shapes
 from inspector.core.task import Job, TaskState, run_job, summary_job
 from inspector.gui import commands
 from inspector.gui.run_worker import Worker, abandon, load_job, session_file_job
-from inspector.gui.tree_model import format_shapes
 
 if TYPE_CHECKING:
     from inspector.core.errors import InspectorError
     from inspector.core.inputs import InputSpec, ModelInput
+    from inspector.core.probe import ProbeRun
     from inspector.core.session import Session
     from inspector.core.tree import ModuleNode
 
@@ -85,6 +86,12 @@ class SessionController(QObject):
     """An edit was applied, replayed or reverted: the core's Edit (its swaps name the changed paths)."""
     sig_run_progressed = Signal(int, int)
     """(modules done, modules in total) during a run."""
+    sig_run_shown = Signal(object, object)
+    """The run the window shows now, published once: (ProbeRun, the baseline run before the edits or None).
+
+    Emitted when a run ended that is not cancelled (ok or failed in the model),
+    before ``sig_run_finished``; the tree, plots, details, compare and graph
+    subscribe to it when they are created (and read :attr:`SessionController.shown`)."""
     sig_run_finished = Signal(object)
     """A run ended: the ProbeRun (ok, failed in the model, or cancelled), or None when it could not be made."""
     sig_summary_finished = Signal(object, str)
@@ -114,6 +121,8 @@ class SessionController(QObject):
         self._edit_refused = False
         self._skip_discard = False
         self._announced_busy = False
+        self.shown: tuple[ProbeRun, ProbeRun | None] | None = None
+        """The run shown now and its baseline (see ``sig_run_shown``); None before a run of this session."""
         self.stuck_after_s = STUCK_AFTER_S
         """Seconds without a module starting or returning before ``sig_task_stuck``."""
         self.close_wait_ms = CLOSE_WAIT_MS
@@ -221,6 +230,7 @@ class SessionController(QObject):
         """Make ``session`` the one inspected; edits it already has (from a session file) can be undone."""
         self.undo_stack.clear()  # commands of the previous model must not outlive it
         self.session = session
+        self.shown = None
         for path in session.replaced:
             self.undo_stack.push(commands.already_made(session, path, self.sig_edited.emit, self._on_edit_refused))
         self.undo_stack.setClean()  # as opened: nothing to save yet
@@ -341,11 +351,24 @@ class SessionController(QObject):
         """Run ``spec`` through the model on ``device`` in ``mode``, on a worker; False when busy."""
         if self.session is None or self.busy or self._closing:
             return False
-        self.session.set_input(spec)
-        self.session.mode = mode
-        return self._start("run", run_job(self.session, spec, device, mode), f"Running {self.session.source}",
-                           self.sig_run_finished.emit, self._on_run_worker_failed,
+        self.set_input(spec, mode)
+        return self._start("run", run_job(self.session, device), f"Running {self.session.source}",
+                           self._on_run_worker_succeeded, self._on_run_worker_failed,
                            on_progress=self.sig_run_progressed.emit)
+
+    def set_input(self, spec: InputSpec | ModelInput, mode: str) -> None:
+        """The one place the window's input and mode reach the session (runs, summaries, saving)."""
+        if self.session is not None:
+            self.session.set_input(spec)
+            self.session.mode = mode
+
+    def _on_run_worker_succeeded(self, run: ProbeRun) -> None:
+        session = self.session
+        if not run.cancelled and session is not None:
+            baseline = session.baseline_run if session.replaced else None
+            self.shown = (run, baseline)
+            self.sig_run_shown.emit(run, baseline)
+        self.sig_run_finished.emit(run)
 
     def cancel_run(self) -> bool:
         """Stop the run at the next module (the forward really stops; nothing runs on)."""
@@ -373,8 +396,7 @@ class SessionController(QObject):
         if self.session is None or self.busy or self._closing:
             return False
         session = self.session
-        session.set_input(spec)
-        session.mode = mode
+        self.set_input(spec, mode)
         shapes = [list(leaf.shape) for leaf in as_model_input(spec).specs()]
         caption = (f"{session.source}{' (edited)' if session.replaced else ''}, "
                    f"input {format_shapes(shapes)}, {mode} mode")

@@ -34,14 +34,13 @@ def test_progress_and_partial_results_reach_the_listeners_and_stay_readable():
 
 def test_a_run_job_asked_to_stop_before_it_starts_stops_at_the_first_module():
     session = Session.open("tests.models:tiny_mlp")
-    spec = session.inputs
-    assert spec is not None
+    assert session.inputs is not None
     state = TaskState("run")
     state.request_stop()
-    run = run_job(session, spec, "cpu", "eval")(state)
+    run = run_job(session, "cpu")(state)
     assert run.cancelled
     assert sum(1 for record in run.records.values() if record.calls) <= 1
-    done = run_job(session, spec, "cpu", "eval")(TaskState("run"))
+    done = run_job(session, "cpu")(TaskState("run"))
     assert done.ok and not done.cancelled and all(record.calls for record in done.records.values())
 
 

@@ -31,7 +31,7 @@ os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
 
 import numpy as np
 import PySide6  # noqa: F401 - imported before pyqtgraph so that it picks PySide6
-from PySide6.QtCore import QModelIndex, Qt, Signal
+from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -141,6 +141,7 @@ class ComparePanel(ModelWorkPanel):
         super().__init__(controller, parent)
         self.setObjectName("comparePanel")
         self.comparison: Comparison | None = None
+        self._pending_runs: tuple[ProbeRun, ProbeRun] | None = None
 
         self.summary_label = QLabel(self)
         self.summary_label.setObjectName("compareSummary")
@@ -183,12 +184,16 @@ class ComparePanel(ModelWorkPanel):
 
         self.start_button.clicked.connect(self._on_start_button_clicked)
         self.set_session(controller.session)
+        controller.sig_run_shown.connect(self._on_controller_run_shown)
+        if controller.shown is not None:
+            self._on_controller_run_shown(*controller.shown)
 
     # ----------------------------------------------------------------- API
 
     def set_session(self, session: Session | None) -> None:
         """Compare runs of this session from now on; clears what is shown."""
         super().set_session(session)
+        self._pending_runs = None
         self.show_comparison(None)
         self._update_controls()
 
@@ -228,6 +233,18 @@ class ComparePanel(ModelWorkPanel):
         self.summary_label.setText(self._summary(comparison))
         if comparison is not None:
             self.sig_comparison_ready.emit(comparison)
+
+    def _on_controller_run_shown(self, run: ProbeRun, baseline: ProbeRun | None) -> None:
+        """A run with edits in place: the quick comparison with the baseline the session already has."""
+        if baseline is not None:
+            # In the next turn of the event loop: the tree and the plots draw the run first.
+            self._pending_runs = (baseline, run)
+            QTimer.singleShot(0, self._show_pending_runs)
+
+    def _show_pending_runs(self) -> None:
+        pending, self._pending_runs = self._pending_runs, None
+        if pending is not None:
+            self.set_runs(*pending)
 
     def select_module(self, name: str) -> bool:
         """Select the row of ``name``; False when it is not in the comparison."""

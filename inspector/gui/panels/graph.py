@@ -168,6 +168,7 @@ class GraphPanel(ModelWorkPanel):
         self.canvas.sig_node_double_clicked.connect(self._on_canvas_node_double_clicked)
         self.canvas.sig_node_context_requested.connect(self._on_canvas_node_context_requested)
         self.set_session(controller.session)
+        controller.sig_run_shown.connect(self._on_controller_run_shown)
 
     # ----------------------------------------------------------------- API
 
@@ -193,6 +194,9 @@ class GraphPanel(ModelWorkPanel):
             self.refresh()
         else:
             self.status_label.setText("A new run: the graph is captured when this tab is shown.")
+
+    def _on_controller_run_shown(self, run: ProbeRun, _baseline: ProbeRun | None) -> None:
+        self.run_finished(run)
 
     def mark_stale(self) -> None:
         """The model was edited: what is drawn is the model before the edit, until the next run."""
