@@ -1,19 +1,12 @@
 """The main window: it assembles the panels and the actions; the behaviour lives in what it assembles.
 
-Left: a search box over the module tree. Right: the input & device panel,
-then tabs (Plots, Details, Summary, Log; Compare, Sweep and Graph once the
-plots load). A message banner across the top shows errors where the user is
-looking.
-
-The :class:`~inspector.gui.controller.SessionController` owns the session
-(which owns the model), the one edit history and the one queue of model
-work; it publishes what happens (a model opened, an edit, the run shown,
-busy/idle) and every panel subscribes itself when it is made.
-:class:`~inspector.gui.window_messages.WindowMessages` says things (banner,
-log, status bar) and :class:`~inspector.gui.window_files.ModelFiles` does
-the File menu. The window keeps no reference to the ``nn.Module``, and
-nothing here imports torch at module level: the window paints first, and
-torch is imported by the first load, behind it.
+Left: the module tree with its search box. Right: the input panel, then tabs
+(Plots, Details, Summary, Log; Compare, Sweep, Graph once the plots load),
+under a message banner. The controller owns the session, the edit history
+and the queue of model work, and publishes what happens; each panel
+subscribes itself. :class:`~inspector.gui.window_messages.WindowMessages`
+speaks (banner, log, status bar), :class:`~inspector.gui.window_files.ModelFiles`
+does the File menu. Nothing here imports torch: the window paints first.
 """
 
 from __future__ import annotations
@@ -191,7 +184,7 @@ class MainWindow(QMainWindow):
         self.tree_panel.sig_context_menu_requested.connect(self._on_tree_panel_context_menu_requested)
         # Connected after every panel's own subscriptions: the window's signals come last.
         controller.sig_session_opened.connect(self._on_controller_session_opened)
-        controller.sig_edited.connect(self._on_controller_edited)
+        controller.sig_edited.connect(self.update_actions)
         controller.sig_busy_changed.connect(self.update_actions)
         controller.sig_run_finished.connect(self._on_controller_run_finished)
         self.summary_panel.sig_filled.connect(self.sig_summary_finished)
@@ -210,7 +203,7 @@ class MainWindow(QMainWindow):
 
     @prompts.setter
     def prompts(self, prompts: Any) -> None:
-        self.controller.prompts = prompts
+        self.controller.prompts = prompts  # tests put in their own answers
 
     @property
     def session(self) -> Session | None:
@@ -227,30 +220,9 @@ class MainWindow(QMainWindow):
         """A run is in progress and has not been asked to stop."""
         return self.controller.running
 
-    def ui_state(self) -> actions_mod.UiState:
-        """What the actions need to know to be enabled or not, now."""
-        session = self.session
-        current = self.current_module()
-        replaced = session.replaced if session is not None else []
-        return actions_mod.UiState(
-            has_model=session is not None,
-            busy=self.busy,
-            running=self.running,
-            editable=session is not None and not session.read_only,
-            current=current,
-            current_replaced=current in replaced,
-            current_inside_replaced=current is not None and any(current.startswith(r + ".") for r in replaced),
-            any_replaced=bool(replaced),
-            can_undo=self.undo_stack.canUndo(),
-            can_redo=self.undo_stack.canRedo(),
-            undo_text=self.undo_stack.undoText(),
-            redo_text=self.undo_stack.redoText(),
-            has_run=session is not None and session.last_run is not None,
-        )
-
     def update_actions(self, *_: object) -> None:
         """Enable each action for the state the window is in now."""
-        actions_mod.update_actions(self.actions, self.ui_state())
+        actions_mod.update_actions(self.actions, actions_mod.state_of(self.controller, self.current_module()))
 
     def current_module(self) -> str | None:
         """Qualified name of the tree's current module (``""`` is the root), None when none."""
@@ -309,39 +281,20 @@ class MainWindow(QMainWindow):
         if self.controller.cancel_run():
             self.messages.status("Cancelling…")
 
-    def abandon_task(self) -> bool:
-        """Give up a stuck run: the model is closed and opened again from its source, without its edits."""
-        return self.controller.abandon_task()
-
-    def refresh_summary(self) -> None:
-        """Compute the torchinfo summary of the model as it is now, on a worker."""
-        self.summary_panel.refresh()
-
     def save_plot(self) -> None:
         """Save the plot on screen as a PNG file the user names."""
-        path = self.prompts.save_file("Save plot", "plot.png", "PNG image (*.png)")
-        if path:
-            self._write_with_plots(path, "the plot", lambda plots: plots.save_png(path))
+        self.files.save_plot(self._drawn_plots)
 
     def export_csv(self) -> None:
         """Write every module's statistics of the last run to a CSV file the user names."""
-        path = self.prompts.save_file("Export statistics", "statistics.csv", "CSV (*.csv)")
-        if path:
-            self._write_with_plots(path, "the statistics", lambda plots: plots.export_csv(path))
+        self.files.export_csv(self._drawn_plots)
 
-    def _write_with_plots(self, path: str, what: str, write: Any) -> None:
-        from inspector.core.errors import InspectorError
-
+    def _drawn_plots(self) -> PlotsPanel | None:
+        """The plots with the last run drawn (it may be waiting for the next turn): what is saved."""
         self._ensure_plots()
-        if self.plots is None:
-            return
-        self.plots.draw_pending()  # the last run may not be drawn yet: it is what is saved
-        try:
-            write(self.plots)
-        except (InspectorError, OSError) as error:
-            self.messages.report(f"Could not write {what}", str(error), level="warning")
-            return
-        self.messages.log(f"Wrote {what} to {path}")
+        if self.plots is not None:
+            self.plots.draw_pending()
+        return self.plots
 
     def context_menu(self) -> QMenu:
         """The tree's right-click menu, built from the declared actions."""
@@ -381,9 +334,6 @@ class MainWindow(QMainWindow):
         self._update_title()
         self.update_actions()
         self.sig_model_loaded.emit(session.source)
-
-    def _on_controller_edited(self, _edit: object) -> None:
-        self.update_actions()
 
     def _on_controller_run_finished(self, run: ProbeRun | None) -> None:
         self.update_actions()
@@ -426,10 +376,6 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"{self.session.source}{edited}[*] — Model Inspector")
         self.setWindowModified(not self.undo_stack.isClean())
 
-    def save_settings(self) -> None:
-        """Remember the window's geometry and splitter sizes."""
-        settings.save_window(self, self.splitter)
-
     # ================================================================= Qt events
 
     def closeEvent(self, event: QCloseEvent) -> None:
@@ -440,7 +386,7 @@ class MainWindow(QMainWindow):
         if self.analysis is not None:
             self.analysis.shut_down()
         self.controller.shut_down()
-        self.save_settings()
+        settings.save_window(self, self.splitter)
         event.accept()
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:

@@ -10,7 +10,8 @@ and the input panel it is given.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QApplication, QMenu
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from inspector.core.tree import ModuleNode
     from inspector.gui.controller import SessionController
     from inspector.gui.panels.input_panel import InputPanel
+    from inspector.gui.panels.plots import PlotsPanel
     from inspector.gui.window_messages import WindowMessages
 
 
@@ -109,6 +111,30 @@ class ModelFiles(QObject):
         self.messages.log(f"Saved the session to {path}")
         self.messages.status(f"Saved {path}", 5000)
         return True
+
+    def save_plot(self, plots: Callable[[], PlotsPanel | None]) -> None:
+        """Save the plot on screen as a PNG file the user names."""
+        path = self.controller.prompts.save_file("Save plot", "plot.png", "PNG image (*.png)")
+        if path:
+            self._write_with_plots(plots(), path, "the plot", lambda panel: panel.save_png(path))
+
+    def export_csv(self, plots: Callable[[], PlotsPanel | None]) -> None:
+        """Write every module's statistics of the last run to a CSV file the user names."""
+        path = self.controller.prompts.save_file("Export statistics", "statistics.csv", "CSV (*.csv)")
+        if path:
+            self._write_with_plots(plots(), path, "the statistics", lambda panel: panel.export_csv(path))
+
+    def _write_with_plots(self, plots: PlotsPanel | None, path: str, what: str, write: Callable[[Any], None]) -> None:
+        from inspector.core.errors import InspectorError
+
+        if plots is None:
+            return
+        try:
+            write(plots)
+        except (InspectorError, OSError) as error:
+            self.messages.report(f"Could not write {what}", str(error), level="warning")
+            return
+        self.messages.log(f"Wrote {what} to {path}")
 
     def fill_recent_menu(self) -> None:
         self.recent_menu.clear()
