@@ -63,8 +63,8 @@ class TaskRequest:
     """``load``, ``run``, ``summary``, ``compare``, ``sweep``, ``graph``, or ``layout`` (no model)."""
     job: Job
     state: TaskState
-    on_succeeded: Callable[[Any], None]
-    on_failed: Callable[[BaseException, str], None]
+    on_succeeded: Callable[[Any], object]
+    on_failed: Callable[[BaseException, str], object]
     on_progress: Callable[[int, int], None] | None = None
     on_partial: Callable[[Any], None] | None = None
     on_abandoned: Callable[[], None] | None = None
@@ -213,7 +213,7 @@ class SessionController(QObject):
         self.set_session(session, tree)
         self.sig_session_file_opened.emit(path, list(problems))
 
-    def _on_session_file_failed(self, path: str, error: Exception, trace: str, *, wait: bool) -> bool:
+    def _on_session_file_failed(self, path: str, error: BaseException, trace: str, *, wait: bool) -> bool:
         from inspector.core.errors import InspectorError, TrustRequired
 
         if self._closing:
@@ -239,7 +239,7 @@ class SessionController(QObject):
     def _on_load_worker_succeeded(self, result: tuple[Session, ModuleNode]) -> None:
         self.set_session(*result)
 
-    def _on_load_failed(self, spec: str, arch: str | None, error: Exception, trace: str, *, wait: bool) -> bool:
+    def _on_load_failed(self, spec: str, arch: str | None, error: BaseException, trace: str, *, wait: bool) -> bool:
         from inspector.core.errors import ArchitectureRequired, InspectorError, TrustRequired
 
         if self._closing:
@@ -378,7 +378,7 @@ class SessionController(QObject):
         self.sig_busy_changed.emit(True)  # state changed: Cancel is no longer available
         return True
 
-    def _on_run_worker_failed(self, error: Exception, trace: str) -> None:
+    def _on_run_worker_failed(self, error: BaseException, trace: str) -> None:
         from inspector.core.errors import InspectorError
 
         if isinstance(error, MemoryError) or "out of memory" in str(error).lower():
@@ -424,8 +424,8 @@ class SessionController(QObject):
         self._launch(request)
         return True
 
-    def _start(self, kind: str, job: Job, description: str, on_succeeded: Callable[[Any], None],
-               on_failed: Callable[[BaseException, str], None], *,
+    def _start(self, kind: str, job: Job, description: str, on_succeeded: Callable[[Any], object],
+               on_failed: Callable[[BaseException, str], object], *,
                on_progress: Callable[[int, int], None] | None = None) -> bool:
         return self.submit(TaskRequest(kind, job, TaskState(description), on_succeeded, on_failed,
                                        on_progress=on_progress))
