@@ -287,7 +287,7 @@ class MainWindow(QMainWindow):
 
     def export_csv(self) -> None:
         """Write every module's statistics of the last run to a CSV file the user names."""
-        self.files.export_csv(self._drawn_plots)
+        self.files.export_csv(self._drawn_plots, self.tree_model.root)
 
     def _drawn_plots(self) -> PlotsPanel | None:
         """The plots with the last run drawn (it may be waiting for the next turn): what is saved."""

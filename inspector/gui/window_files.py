@@ -118,11 +118,12 @@ class ModelFiles(QObject):
         if path:
             self._write_with_plots(plots(), path, "the plot", lambda panel: panel.save_png(path))
 
-    def export_csv(self, plots: Callable[[], PlotsPanel | None]) -> None:
-        """Write every module's statistics of the last run to a CSV file the user names."""
+    def export_csv(self, plots: Callable[[], PlotsPanel | None], tree: ModuleNode | None) -> None:
+        """Write every module's statistics of the last run to a CSV file the user names (``tree``: the plain
+        tree the window shows, for the params and replaced columns; the live model is not touched)."""
         path = self.controller.prompts.save_file("Export statistics", "statistics.csv", "CSV (*.csv)")
         if path:
-            self._write_with_plots(plots(), path, "the statistics", lambda panel: panel.export_csv(path))
+            self._write_with_plots(plots(), path, "the statistics", lambda panel: panel.export_csv(path, tree))
 
     def _write_with_plots(self, plots: PlotsPanel | None, path: str, what: str, write: Callable[[Any], None]) -> None:
         from inspector.core.errors import InspectorError

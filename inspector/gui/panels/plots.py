@@ -36,7 +36,8 @@ import pyqtgraph as pg  # noqa: E402 - after PySide6, see above
 from inspector.core.errors import InspectorError
 from inspector.core.probe import ProbeRun
 from inspector.core.output import write_bytes, write_text
-from inspector.core.series import RunSeries, align, envelope, series_of, stats_csv
+from inspector.core.layer_table import layers_csv, run_layers
+from inspector.core.series import RunSeries, align, envelope, series_of
 from inspector.gui.panels.plot_items import (
     BAND,
     BAND_POINTS,
@@ -383,12 +384,14 @@ class PlotsPanel(QWidget):
                 "check that the folder exists and is writable."
             ) from exc
 
-    def export_csv(self, path: str) -> None:
-        """Write the run's per-layer statistics as CSV at ``path`` (see :func:`inspector.core.series.stats_csv`)."""
+    def export_csv(self, path: str, tree: ModuleNode | None = None) -> None:
+        """Write the run's per-layer statistics as CSV at ``path``: the columns of the export's ``layers.csv``
+        (:mod:`inspector.core.layer_table`), the modules that ran in execution order; ``tree`` (the model's
+        plain tree) fills the params and replaced columns."""
         if self._run is None:
             raise InspectorError("No statistics to export: run the model first.")
         try:
-            write_text(path, stats_csv(self._run))
+            write_text(path, layers_csv(run_layers(self._run, tree)))
         except OSError as exc:
             raise InspectorError(f"Could not write the CSV to {path}: {exc.strerror or exc}.") from exc
 
