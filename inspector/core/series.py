@@ -29,7 +29,6 @@ import numpy as np
 from inspector.core.probe import ProbeRun
 
 
-
 @dataclass
 class RunSeries:
     """Per-module arrays of one run, indexed by execution position.

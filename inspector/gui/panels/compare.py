@@ -81,7 +81,7 @@ def _shapes_text(shapes: list[list[int]]) -> str:
 
 
 def _number(value: float | None) -> str:
-    return "—" if value is None else f"{value:+.4g}"
+    return "—" if value is None else f"{value:+.4g}"  # a delta: signed, unlike format_number
 
 
 class CompareTableModel(RowTableModel["ModuleComparison"]):

@@ -42,6 +42,7 @@ from PySide6.QtWidgets import (
 
 import pyqtgraph as pg  # noqa: E402 - after PySide6, see above
 
+from inspector.core.formatting import format_number
 from inspector.gui.panels.plot_items import BACKGROUND, ERROR, MEAN, style_plot
 from inspector.gui.panels.model_work import ModelWorkPanel
 from inspector.gui.panels.row_table import RIGHT, RowTableModel, shapes_text, sorted_table, table_over_plot
@@ -54,7 +55,7 @@ if TYPE_CHECKING:
 
 
 def _number_text(value: float | None) -> str:
-    return "—" if value is None else f"{value:.4g}"
+    return format_number(value)
 
 
 class SweepTableModel(RowTableModel["SweepEntry"]):
