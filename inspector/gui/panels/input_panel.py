@@ -40,7 +40,6 @@ if TYPE_CHECKING:
 
 FILLS = ("randn", "rand", "zeros", "ones", "image", "randint", "arange")
 DTYPES = ("float32", "float64", "float16", "bfloat16", "int64", "int32", "uint8", "bool")
-IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.webp *.tif *.tiff);;All files (*)"
 EXTRA_COLUMNS = ("Name", "Shape", "dtype", "Fill", "Source")
 """Columns of the table of further inputs: name or position, then as the fields of the first."""
 
