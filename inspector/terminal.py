@@ -18,23 +18,23 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from inspector.core.formatting import format_count, format_number, shapes_text
+
 ALL_MODULES_UP_TO = 200
 """Trees of at most this many modules are shown whole by default; larger ones to depth 2."""
 DEFAULT_DEPTH = 2
 
 
 def _shapes(shapes: list[list[int]] | None) -> str:
-    if not shapes:
-        return ""
-    return ", ".join("[" + ", ".join(str(size) for size in shape) + "]" for shape in shapes)
+    return shapes_text(shapes)
 
 
 def _number(value: float | None) -> str:
-    return "" if value is None else f"{value:.4g}"
+    return format_number(value, none="")
 
 
 def _count(value: int | None) -> str:
-    return "" if value is None else f"{value:,}"
+    return format_count(value)
 
 
 def report_depth(report: dict[str, Any], depth: int | None) -> int | None:

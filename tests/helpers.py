@@ -159,3 +159,73 @@ def trace(model: Any, example: Any) -> Any:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         return torch.jit.trace(model, example)
+
+
+class EditHistory:
+    """Undo and redo over an editor's Edits, as the window's QUndoStack keeps them (the core keeps no history)."""
+
+    def __init__(self, editor: Any) -> None:
+        self.editor = editor
+        self.done: list[Any] = []
+        self.undone: list[Any] = []
+
+    def _made(self, edit: Any) -> Any:
+        self.done.append(edit)
+        self.undone.clear()
+        return edit
+
+    def replace_with_identity(self, path: str) -> Any:
+        return self._made(self.editor.replace_with_identity(path))
+
+    def restore(self, path: str) -> Any:
+        return self._made(self.editor.restore(path))
+
+    def restore_all(self) -> Any:
+        return self._made(self.editor.restore_all())
+
+    def undo(self) -> Any:
+        from inspector.core.errors import EditError
+
+        if not self.done:
+            raise EditError("nothing to undo")
+        edit = self.done[-1]
+        self.editor.revert(edit)
+        self.undone.append(self.done.pop())
+        return edit
+
+    def redo(self) -> Any:
+        from inspector.core.errors import EditError
+
+        if not self.undone:
+            raise EditError("nothing to redo")
+        edit = self.undone[-1]
+        self.editor.apply(edit)
+        self.done.append(self.undone.pop())
+        return edit
+
+    @property
+    def replaced(self) -> list[str]:
+        return list(self.editor.replaced)
+
+    def original(self, path: str) -> Any:
+        return self.editor.original(path)
+
+    @property
+    def can_undo(self) -> bool:
+        return bool(self.done)
+
+    @property
+    def can_redo(self) -> bool:
+        return bool(self.undone)
+
+    @property
+    def undo_text(self) -> str | None:
+        return self.done[-1].text if self.done else None
+
+    @property
+    def redo_text(self) -> str | None:
+        return self.undone[-1].text if self.undone else None
+
+    @property
+    def history(self) -> list[str]:
+        return [edit.text for edit in self.done]

@@ -2,8 +2,11 @@
 
 Every change to the live model goes through :class:`ModelEditor`: it keeps the
 exact original module objects (same parameters, same tensors) so that a
-restore is bit-identical, and an undo/redo history that needs no Qt. The GUI
-wraps each call in a ``QUndoCommand``; the command line calls it directly.
+restore is bit-identical. Each edit comes back as an :class:`Edit` that can be
+reverted and applied again (:meth:`ModelEditor.revert`, :meth:`ModelEditor.apply`);
+the editor holds the state (what is replaced, the originals), never a history:
+whoever undoes keeps the edits (the GUI's ``QUndoCommand`` holds one each; the
+command line never undoes).
 """
 
 from __future__ import annotations
@@ -48,8 +51,6 @@ class ModelEditor:
         self.read_only = read_only or isinstance(model, torch.jit.ScriptModule)
         self._originals: dict[str, nn.Module] = {}
         self._identities: dict[str, nn.Identity] = {}
-        self._undo: list[Edit] = []
-        self._redo: list[Edit] = []
 
     # ----------------------------------------------------------------- queries
 
@@ -62,30 +63,11 @@ class ModelEditor:
         """The module that an Identity at ``path`` stands in for."""
         return self._originals.get(path)
 
-    def stashed_modules(self) -> list[nn.Module]:
-        """Originals not in the model now: they must follow the model to a new device or dtype."""
-        return list(self._originals.values())
-
-    @property
-    def can_undo(self) -> bool:
-        return bool(self._undo)
-
-    @property
-    def can_redo(self) -> bool:
-        return bool(self._redo)
-
-    @property
-    def history(self) -> list[str]:
-        """What Undo would take back, oldest first: the text of every edit on the undo list."""
-        return [edit.text for edit in self._undo]
-
-    @property
-    def undo_text(self) -> str | None:
-        return self._undo[-1].text if self._undo else None
-
-    @property
-    def redo_text(self) -> str | None:
-        return self._redo[-1].text if self._redo else None
+    def made(self, path: str) -> Edit:
+        """The edit that put the Identity now at ``path`` (a session file's edit, to be undone like any other)."""
+        if path not in self._originals:
+            raise EditError(f"{path!r} is not replaced")
+        return Edit(f"Replace {path} with Identity", [Swap(path, self._originals[path], self._identities[path])])
 
     # ----------------------------------------------------------------- checks
 
@@ -133,7 +115,6 @@ class ModelEditor:
         """Put an ``nn.Identity`` at ``path``; the original is kept for restore."""
         edit = self._identity_edit(path, f"Replace {path} with Identity")
         self._apply(edit)
-        self._push(edit)
         return edit
 
     def _identity_edit(self, path: str, text: str) -> Edit:
@@ -163,7 +144,6 @@ class ModelEditor:
             raise EditError(f"{path!r} is inside {outer!r}, which is replaced with Identity; restore {outer!r} first")
         edit = Edit(f"Restore {path}", [Swap(path, self._originals[path], self._identities[path], restores=True)])
         self._apply(edit)
-        self._push(edit)
         return edit
 
     def restore_all(self) -> Edit:
@@ -176,34 +156,42 @@ class ModelEditor:
         ]
         edit = Edit(f"Restore all ({len(swaps)} layer{'s' if len(swaps) != 1 else ''})", swaps)
         self._apply(edit)
-        self._push(edit)
         return edit
 
-    def undo(self) -> Edit:
-        """Revert the last edit."""
-        if not self._undo:
-            raise EditError("nothing to undo")
-        edit = self._undo.pop()
+    def revert(self, edit: Edit) -> None:
+        """Take back ``edit`` (an Edit this editor made), the exact objects going back where they were.
+
+        Edits are reverted newest first: reverting one whose swaps no longer
+        match the model (a later edit on the same path still in place) is refused.
+        """
+        self._check_editable()
+        for swap in reversed(edit.swaps):
+            self._check_swap(swap, identity_now=not swap.restores)
         self._revert(edit)
-        self._redo.append(edit)
-        return edit
 
-    def redo(self) -> Edit:
-        """Apply again the last undone edit."""
-        if not self._redo:
-            raise EditError("nothing to redo")
-        edit = self._redo.pop()
+    def apply(self, edit: Edit) -> None:
+        """Make ``edit`` again after :meth:`revert` (redo), with the same Identity objects."""
+        self._check_editable()
+        for swap in edit.swaps:
+            self._check_swap(swap, identity_now=swap.restores)
         self._apply(edit)
-        self._undo.append(edit)
-        return edit
+
+    def _check_swap(self, swap: Swap, *, identity_now: bool) -> None:
+        """Refuse a swap whose "before" is not the model's state (edits undone out of order)."""
+        if identity_now:
+            fits = self._identities.get(swap.path) is swap.identity
+        else:
+            fits = swap.path not in self._originals
+        if not fits:
+            state = "replaced" if swap.path in self._originals else "not replaced"
+            raise EditError(f"{swap.path!r} is {state} now; undo and redo the later edits first")
 
     @contextlib.contextmanager
     def trial(self, path: str) -> Iterator[nn.Identity]:
-        """``path`` replaced with Identity for the ``with`` block only, outside the undo history.
+        """``path`` replaced with Identity for the ``with`` block only, not an edit of the model.
 
         The original object goes back when the block ends, even on an
-        exception, so the model is exactly as before; the undo and redo
-        stacks are not touched. Used by the knockout sweep.
+        exception, so the model is exactly as before. Used by the knockout sweep.
         """
         edit = self._identity_edit(path, f"Try {path} as Identity")
         self._apply(edit)
@@ -214,7 +202,7 @@ class ModelEditor:
 
     @contextlib.contextmanager
     def suspended(self) -> Iterator[None]:
-        """Every edit taken out for the ``with`` block only: the unedited model, outside the undo history.
+        """Every edit taken out for the ``with`` block only: the unedited model, not an edit of the model.
 
         The same Identity objects go back in, in the same order, when the block ends.
         """
@@ -225,10 +213,6 @@ class ModelEditor:
             yield
         finally:
             self._revert(edit)
-
-    def _push(self, edit: Edit) -> None:
-        self._undo.append(edit)
-        self._redo.clear()
 
     def _apply(self, edit: Edit) -> None:
         for swap in edit.swaps:

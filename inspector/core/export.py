@@ -30,9 +30,6 @@ rules (symlinks followed, the umask's mode).
 
 from __future__ import annotations
 
-import csv
-import io
-import math
 import os
 import warnings
 from dataclasses import dataclass, field
@@ -41,6 +38,7 @@ from typing import Any, Iterable
 import torch
 
 from inspector.core.inputs import parse_dtype
+from inspector.core.layer_table import layers_csv
 from inspector.core.output import OutputError, identity, open_output, probe_folder, protected_identities, write_text
 from inspector.core.precision import model_dtype
 from inspector.core.probe import ProbeRun, first_line, tensors_in
@@ -57,10 +55,6 @@ TORCHSCRIPT_FILE = "model.ts"
 EXPORT_FILE = "model.pt2"
 EXPORT_FILES = (STATE_FILE, SNIPPET_FILE, REPORT_FILE, CSV_FILE, PLOT_FILE, GRAPH_FILE, TORCHSCRIPT_FILE, EXPORT_FILE)
 """Every name an export writes: a folder holding any of them is only written into with ``force``."""
-CSV_COLUMNS = (
-    "name", "type", "depth", "params", "replaced", "calls", "output_shapes",
-    "numel", "mean", "std", "min", "max", "zero_fraction", "nan_count", "inf_count", "time_ms",
-)
 RTOL = 1e-4
 ATOL = 1e-5
 """How close a TorchScript or torch.export output must be to the eager output to be written."""
@@ -82,27 +76,6 @@ class ExportResult:
 
 
 # --------------------------------------------------------------------------- statistics
-
-
-def layers_csv(report: dict[str, Any]) -> str:
-    """The report's layers as CSV: one row a layer, statistics flattened, shapes as ``1x64x56x56``."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    for layer in report["layers"]:
-        stats = layer.get("stats") or {}
-        shapes = ";".join("x".join(str(s) for s in shape) for shape in layer.get("output_shapes") or [])
-        row = [layer["name"], layer["type"], layer["depth"], layer["params"], layer["replaced"], layer.get("calls"), shapes]
-        row += [_cell(stats.get(key)) for key in CSV_COLUMNS[7:15]]
-        row.append(_cell(layer.get("time_ms")))
-        writer.writerow(row)
-    return buffer.getvalue()
-
-
-def _cell(value: Any) -> Any:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return ""
-    return value
 
 
 def plot_layer_stats(run: ProbeRun, path: str, title: str = "", protected: Iterable[str] = ()) -> bool:
@@ -348,7 +321,7 @@ def export_session(
         write_text(path, dumps(report), protected=protected)
         result.files.append(path)
         path = os.path.join(folder, CSV_FILE)
-        write_text(path, layers_csv(report), protected=protected)
+        write_text(path, layers_csv(report["layers"]), protected=protected)
         result.files.append(path)
     if run is not None:
         path = os.path.join(folder, PLOT_FILE)

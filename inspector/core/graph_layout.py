@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from inspector.core.errors import InspectorError
+from inspector.core.formatting import format_shape
 from inspector.core.graph import DataflowGraph, GraphNode, auto_depth, collapse, dot_text, json_document, node_lines
 
 CHAR_WIDTH = 6.6
@@ -237,7 +238,7 @@ def svg_text(graph: DataflowGraph, placed: GraphLayout | None = None, title: str
 
 
 def _shape(shape: list[int]) -> str:
-    return "[" + ", ".join(str(s) for s in shape) + "]"
+    return format_shape(shape)
 
 
 def _svg_id(node_id: str) -> str:

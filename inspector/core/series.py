@@ -16,38 +16,17 @@ The sizes come from the *first* call's output shapes:
 - ``spatial``: the product of the dimensions after dimension 1 of the first
   tensor, when it has three or more.
 
-:func:`stats_csv` writes the same per-layer statistics as CSV text.
+:func:`inspector.core.layer_table.run_layers` writes the same per-layer statistics as CSV text.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from inspector.core.probe import ProbeRun
-
-CSV_COLUMNS = (
-    "name",
-    "type",
-    "depth",
-    "calls",
-    "output_shapes",
-    "numel",
-    "mean",
-    "std",
-    "min",
-    "max",
-    "zero_fraction",
-    "nan_count",
-    "inf_count",
-    "time_ms",
-)
-"""The header of :func:`stats_csv`, in column order."""
 
 
 @dataclass
@@ -253,48 +232,3 @@ def envelope(
         return np.pad(values, (0, pad), mode="edge").reshape(-1, chunk)
 
     return chunks(x).mean(axis=1), chunks(low).min(axis=1), chunks(high).max(axis=1)
-
-
-def _cell(value: float | int | None) -> str:
-    """A CSV cell: empty for a value that does not exist, full precision otherwise."""
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return "" if math.isnan(value) or math.isinf(value) else repr(value)
-    return str(value)
-
-
-def stats_csv(run: ProbeRun) -> str:
-    """Per-layer statistics of ``run`` as CSV: the :data:`CSV_COLUMNS` header, one row per module that ran.
-
-    Rows follow the execution order. ``output_shapes`` is the first call's
-    shapes as JSON (``[[1, 64, 112, 112]]``); the statistics are the first
-    call's; a statistic that does not exist is an empty cell.
-    """
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    for name in run.execution_order():
-        record = run.records[name]
-        first = record.calls[0]
-        stats = first.stats
-        numel = sum(_product(s) for s in first.output_shapes) if first.output_shapes else None
-        writer.writerow(
-            [
-                name,
-                record.type_name,
-                name.count(".") + 1,
-                len(record.calls),
-                json.dumps(first.output_shapes),
-                _cell(numel),
-                _cell(stats.mean if stats else None),
-                _cell(stats.std if stats else None),
-                _cell(stats.min if stats else None),
-                _cell(stats.max if stats else None),
-                _cell(stats.zero_fraction if stats else None),
-                _cell(stats.nan_count if stats else None),
-                _cell(stats.inf_count if stats else None),
-                _cell(first.time_ms if run.timed else None),
-            ]
-        )
-    return buffer.getvalue()

@@ -113,11 +113,13 @@ class Session:
     def restore_all(self) -> Edit:
         return self.editor.restore_all()
 
-    def undo(self) -> Edit:
-        return self.editor.undo()
+    def revert(self, edit: Edit) -> None:
+        """Take back ``edit`` (undo); see :meth:`ModelEditor.revert`."""
+        self.editor.revert(edit)
 
-    def redo(self) -> Edit:
-        return self.editor.redo()
+    def apply(self, edit: Edit) -> None:
+        """Make ``edit`` again (redo); see :meth:`ModelEditor.apply`."""
+        self.editor.apply(edit)
 
     # ----------------------------------------------------------------- device and input
 

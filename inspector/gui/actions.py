@@ -11,11 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction, QKeySequence
 
 from inspector.gui import icons
+
+if TYPE_CHECKING:
+    from inspector.gui.controller import SessionController
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,28 @@ class UiState:
     undo_text: str = ""
     redo_text: str = ""
     has_run: bool = False
+
+
+def state_of(controller: SessionController, current: str | None) -> UiState:
+    """The state of ``controller`` (its session, work and edit history) with ``current`` the tree's module."""
+    session = controller.session
+    stack = controller.undo_stack
+    replaced = session.replaced if session is not None else []
+    return UiState(
+        has_model=session is not None,
+        busy=controller.busy,
+        running=controller.running,
+        editable=session is not None and not session.read_only,
+        current=current,
+        current_replaced=current in replaced,
+        current_inside_replaced=current is not None and any(current.startswith(r + ".") for r in replaced),
+        any_replaced=bool(replaced),
+        can_undo=stack.canUndo(),
+        can_redo=stack.canRedo(),
+        undo_text=stack.undoText(),
+        redo_text=stack.redoText(),
+        has_run=session is not None and session.last_run is not None,
+    )
 
 
 @dataclass(frozen=True)

@@ -1,15 +1,17 @@
-"""Undo commands over the core's edits.
+"""Undo commands over the core's edits: the one edit history of the window.
 
-Each command wraps one edit of :class:`~inspector.core.session.Session`: its
-first ``redo`` makes the edit (``replace_with_identity``, ``restore``,
-``restore_all``); later ``redo`` calls replay it with ``session.redo()`` and
-``undo`` calls ``session.undo()``. The core keeps its own history in step
-with the ``QUndoStack``, because every change goes through these commands.
+Each command holds one core :class:`~inspector.core.edits.Edit`. Its first
+``redo`` makes the edit (``replace_with_identity``, ``restore``,
+``restore_all``); later ``redo`` calls apply the same Edit again and ``undo``
+calls revert it (:meth:`Session.apply` / :meth:`Session.revert`), the same
+Identity and original objects going back each time. The core's editor keeps
+only the state (what is replaced, the originals), so there is no second
+history to keep in step.
 
 A first ``redo`` that the core refuses (an :class:`EditError`) marks the
-command obsolete, so ``QUndoStack.push`` drops it and the two histories stay
-aligned; the error goes to the ``on_refused`` callback for the window to show
-(the command object itself is deleted by the stack by then).
+command obsolete, so ``QUndoStack.push`` drops it; the error goes to the
+``on_refused`` callback for the window to show (the command object itself
+is deleted by the stack by then).
 """
 
 from __future__ import annotations
@@ -31,48 +33,51 @@ RefusalListener = Callable[["InspectorError"], None]
 
 
 class EditCommand(QUndoCommand):
-    """One edit of the model, undoable; ``make`` performs it the first time."""
+    """One edit of the model, undoable; ``make`` performs it the first time (or ``edit`` is already made)."""
 
     def __init__(
         self,
         session: Session,
         text: str,
-        make: Callable[[], Edit],
+        make: Callable[[], Edit] | None,
         on_changed: EditListener,
         on_refused: RefusalListener,
         *,
-        made: bool = False,
+        edit: Edit | None = None,
     ) -> None:
         super().__init__(text)
         self._session = session
         self._make = make
         self._on_changed = on_changed
         self._on_refused = on_refused
-        self._applied_once = made
-        self._skip_next_redo = made
+        self.edit: Edit | None = edit
+        """The core's edit this command applies and reverts (None until first made)."""
+        self._in_place = edit is not None
+        """True while the edit is in the model and a push's redo must not make it again."""
 
     def redo(self) -> None:
         from inspector.core.errors import InspectorError
 
-        if self._skip_next_redo:  # the push of an edit the core had already made
-            self._skip_next_redo = False
+        if self._in_place:  # the push of an edit already in the model (a session file's)
+            self._in_place = False
             return
-        if not self._applied_once:
-            try:
-                edit = self._make()
-            except InspectorError as error:
-                self.setObsolete(True)
-                self._on_refused(error)
-                return
-            self._applied_once = True
-            self.setText(edit.text)
-        else:
-            edit = self._session.redo()
-        self._on_changed(edit)
+        try:
+            if self.edit is None:
+                assert self._make is not None
+                self.edit = self._make()
+                self.setText(self.edit.text)
+            else:
+                self._session.apply(self.edit)
+        except InspectorError as error:
+            self.setObsolete(True)
+            self._on_refused(error)
+            return
+        self._on_changed(self.edit)
 
     def undo(self) -> None:
-        edit = self._session.undo()
-        self._on_changed(edit)
+        assert self.edit is not None
+        self._session.revert(self.edit)
+        self._on_changed(self.edit)
 
 
 def replace_with_identity(
@@ -94,13 +99,10 @@ def restore_all(session: Session, on_changed: EditListener, on_refused: RefusalL
     return EditCommand(session, "Restore all", session.restore_all, on_changed, on_refused)
 
 
-def already_made(session: Session, text: str, on_changed: EditListener, on_refused: RefusalListener) -> EditCommand:
-    """A command for an edit already in the core's history (a session opened from a file).
+def already_made(session: Session, path: str, on_changed: EditListener, on_refused: RefusalListener) -> EditCommand:
+    """A command for the Identity already at ``path`` (a session opened from a file).
 
     Pushing it changes nothing; afterwards it undoes and redoes like any other.
     """
-
-    def never() -> Edit:
-        raise AssertionError("an edit already made is never made again")
-
-    return EditCommand(session, text, never, on_changed, on_refused, made=True)
+    edit = session.editor.made(path)
+    return EditCommand(session, edit.text, None, on_changed, on_refused, edit=edit)

@@ -1,11 +1,15 @@
-"""The window's hands on the session: opening models, edits, runs and summaries.
+"""The window's hands on the session: opening models, edits, and all work on the model.
 
 :class:`SessionController` holds the :class:`~inspector.core.session.Session`
-(the one owner of the model), the ``QUndoStack`` of edits, and the workers.
-At most one worker uses the model at a time (``busy``); while it does, edits
-and other model work are refused, so the GUI thread never touches the model
-under a running forward. The controller reports through signals and knows
-nothing about widgets; the window turns its signals into views.
+(the one owner of the model), the ``QUndoStack`` of edits (the one edit
+history), and the one queue of model work: load, run, summary, and what the
+panels ask for (compare, sweep, graph) all go through :meth:`submit`, each
+with a :class:`~inspector.core.task.TaskState`. At most one task uses the
+model at a time (``busy``); while one does, edits and other model work are
+refused (or wait their turn, when asked to), so the GUI thread never touches
+the model under a running forward; ``sig_busy_changed`` says busy and idle
+once for all of them. The controller reports through signals and knows
+nothing about widgets; the window and the panels turn its signals into views.
 
 A run stuck in the model's own code (a forward that never returns) is
 noticed by a timer on this thread reading the worker's module watch: after
@@ -20,18 +24,20 @@ it waits :attr:`~SessionController.close_wait_ms`, then abandons it.
 from __future__ import annotations
 
 import traceback
+from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QUndoStack
 
+from inspector.core.formatting import format_shapes
+from inspector.core.task import Job, TaskState, run_job, summary_job
 from inspector.gui import commands
-from inspector.gui.run_worker import Job, Worker, abandon, load_job, probe_job, session_file_job
-from inspector.gui.tree_model import format_shapes
+from inspector.gui.run_worker import Worker, abandon, load_job, session_file_job
 
 if TYPE_CHECKING:
-    from inspector.core.edits import Edit
     from inspector.core.errors import InspectorError
     from inspector.core.inputs import InputSpec, ModelInput
     from inspector.core.probe import ProbeRun
@@ -45,6 +51,26 @@ STUCK_AFTER_S = 10.0
 CLOSE_WAIT_MS = 3000
 """Closing waits this long for workers to stop; those still running are then abandoned."""
 WATCH_INTERVAL_MS = 250
+REOPEN_AFTER_ABANDON = ("run", "summary", "compare", "sweep", "graph")
+"""Kinds of task whose abandoning drops the model (it may be half-way through a forward, hooks in place)."""
+
+
+@dataclass
+class TaskRequest:
+    """One piece of work for the queue: the job, and who hears of it (called on the GUI thread)."""
+
+    kind: str
+    """``load``, ``run``, ``summary``, ``compare``, ``sweep``, ``graph``, or ``layout`` (no model)."""
+    job: Job
+    state: TaskState
+    on_succeeded: Callable[[Any], object]
+    on_failed: Callable[[BaseException, str], object]
+    on_progress: Callable[[int, int], None] | None = None
+    on_partial: Callable[[Any], None] | None = None
+    on_abandoned: Callable[[], None] | None = None
+    """Called when the task is given up (stuck); the window's own tasks say it with ``sig_task_abandoned``."""
+    uses_model: bool = True
+    """False: work on data only (a graph's layout): it runs beside the model's task, outside the queue."""
 
 
 class SessionController(QObject):
@@ -55,11 +81,17 @@ class SessionController(QObject):
     sig_session_file_opened = Signal(str, list)
     """(path, problems) after a session file opened; problems: what could not be restored, one line each."""
     sig_busy_changed = Signal(bool)
-    """A worker started (True) or ended (False) using the model."""
+    """The model became busy (True: a task uses it) or idle (False); said once, whoever's task it is."""
     sig_edited = Signal(object)
     """An edit was applied, replayed or reverted: the core's Edit (its swaps name the changed paths)."""
     sig_run_progressed = Signal(int, int)
     """(modules done, modules in total) during a run."""
+    sig_run_shown = Signal(object, object)
+    """The run the window shows now, published once: (ProbeRun, the baseline run before the edits or None).
+
+    Emitted when a run ended that is not cancelled (ok or failed in the model),
+    before ``sig_run_finished``; the tree, plots, details, compare and graph
+    subscribe to it when they are created (and read :attr:`SessionController.shown`)."""
     sig_run_finished = Signal(object)
     """A run ended: the ProbeRun (ok, failed in the model, or cancelled), or None when it could not be made."""
     sig_summary_finished = Signal(object, str)
@@ -80,13 +112,17 @@ class SessionController(QObject):
         self.session: Session | None = None
         self.undo_stack = QUndoStack(self)
         self._task: Worker | None = None
-        self._task_kind = ""
+        self._request: TaskRequest | None = None
+        """What the task using the model now was asked for (None when idle)."""
+        self._queue: deque[TaskRequest] = deque()
+        """Requests waiting for the model, in order (asked with ``wait_turn``)."""
         self._workers: set[Worker] = set()
         self._closing = False
         self._edit_refused = False
         self._skip_discard = False
-        self._lenders: set[str] = set()
-        """Other parts of the window using the model now (a sweep, a comparison)."""
+        self._announced_busy = False
+        self.shown: tuple[ProbeRun, ProbeRun | None] | None = None
+        """The run shown now and its baseline (see ``sig_run_shown``); None before a run of this session."""
         self.stuck_after_s = STUCK_AFTER_S
         """Seconds without a module starting or returning before ``sig_task_stuck``."""
         self.close_wait_ms = CLOSE_WAIT_MS
@@ -101,29 +137,18 @@ class SessionController(QObject):
 
     @property
     def busy(self) -> bool:
-        """True while a worker uses the model (opening, running, summarising, or a panel's sweep)."""
-        return self._task is not None or bool(self._lenders)
-
-    def set_borrowed(self, borrower: str, borrowed: bool) -> None:
-        """Another part of the window runs the model on its own worker (a sweep swaps modules in and
-        out): while it does, no edit, run, load or summary may start."""
-        was = self.busy
-        if borrowed:
-            self._lenders.add(borrower)
-        else:
-            self._lenders.discard(borrower)
-        if self.busy != was:
-            self.sig_busy_changed.emit(self.busy)
+        """True while a task uses the model (opening, running, summarising, comparing, sweeping, a graph)."""
+        return self._task is not None
 
     @property
     def task_kind(self) -> str:
-        """``load``, ``run``, ``summary``, or ``""`` when idle."""
-        return self._task_kind
+        """The kind of the task using the model (``load``, ``run``, ``sweep``, ...), or ``""`` when idle."""
+        return self._request.kind if self._request is not None else ""
 
     @property
     def running(self) -> bool:
         """A run is in progress and has not been asked to stop."""
-        return self._task is not None and self._task_kind == "run" and not self._task.cancel_requested
+        return self._task is not None and self.task_kind == "run" and not self._task.cancel_requested
 
     @property
     def closing(self) -> bool:
@@ -151,21 +176,15 @@ class SessionController(QObject):
         job = load_job(spec, arch=arch, trust=trust, named=named, warm=() if wait else WARM_IMPORTS)
         if wait:
             try:
-                session, tree = job(lambda done, total: None, lambda: False)
+                session, tree = job(TaskState(f"Opening {spec}"))
             except BaseException as error:  # noqa: BLE001 - every failure becomes a message, a factory's sys.exit too
                 if _from_user(error):
                     raise
                 return self._on_load_failed(spec, arch, error, traceback.format_exc(), wait=True)
             self.set_session(session, tree)
             return True
-        self._start(
-            "load",
-            job,
-            f"Opening {spec}",
-            self._on_load_worker_succeeded,
-            lambda error, trace: self._on_load_failed(spec, arch, error, trace, wait=False),
-        )
-        return True
+        return self._start("load", job, f"Opening {spec}", self._on_load_worker_succeeded,
+                           lambda error, trace: self._on_load_failed(spec, arch, error, trace, wait=False))
 
     def open_session_file(self, path: str, *, trust: bool = False, wait: bool = False) -> bool:
         """Open a saved session (model, edits, input, device) on a worker; ``wait`` loads on this thread.
@@ -179,39 +198,26 @@ class SessionController(QObject):
         job = session_file_job(path, trust=trust)
         if wait:
             try:
-                result = job(lambda done, total: None, lambda: False)
+                result = job(TaskState(f"Opening {path}"))
             except BaseException as error:  # noqa: BLE001 - every failure becomes a message, a factory's sys.exit too
                 if _from_user(error):
                     raise
                 return self._on_session_file_failed(path, error, traceback.format_exc(), wait=True)
             self._on_session_file_loaded(path, result)
             return True
-        self._start(
-            "load",
-            job,
-            f"Opening {path}",
-            lambda result: self._on_session_file_worker_succeeded(path, result),
-            lambda error, trace: self._on_session_file_failed(path, error, trace, wait=False),
-        )
-        return True
-
-    def _on_session_file_worker_succeeded(self, path: str, result: tuple[Session, ModuleNode, list[str]]) -> None:
-        if self._closing:
-            return
-        self._end()
-        self._on_session_file_loaded(path, result)
+        return self._start("load", job, f"Opening {path}", lambda result: self._on_session_file_loaded(path, result),
+                           lambda error, trace: self._on_session_file_failed(path, error, trace, wait=False))
 
     def _on_session_file_loaded(self, path: str, result: tuple[Session, ModuleNode, list[str]]) -> None:
         session, tree, problems = result
         self.set_session(session, tree)
         self.sig_session_file_opened.emit(path, list(problems))
 
-    def _on_session_file_failed(self, path: str, error: Exception, trace: str, *, wait: bool) -> bool:
+    def _on_session_file_failed(self, path: str, error: BaseException, trace: str, *, wait: bool) -> bool:
         from inspector.core.errors import InspectorError, TrustRequired
 
         if self._closing:
             return False
-        self._end()
         if isinstance(error, TrustRequired):
             if self.prompts.trust(path, str(error), error.wanted):
                 return self._reopen(lambda: self.open_session_file(path, trust=True, wait=wait))
@@ -224,23 +230,20 @@ class SessionController(QObject):
         """Make ``session`` the one inspected; edits it already has (from a session file) can be undone."""
         self.undo_stack.clear()  # commands of the previous model must not outlive it
         self.session = session
-        for text in session.editor.history:
-            self.undo_stack.push(commands.already_made(session, text, self.sig_edited.emit, self._on_edit_refused))
+        self.shown = None
+        for path in session.replaced:
+            self.undo_stack.push(commands.already_made(session, path, self.sig_edited.emit, self._on_edit_refused))
         self.undo_stack.setClean()  # as opened: nothing to save yet
         self.sig_session_opened.emit(session, tree if tree is not None else session.tree())
 
     def _on_load_worker_succeeded(self, result: tuple[Session, ModuleNode]) -> None:
-        if self._closing:
-            return
-        self._end()
         self.set_session(*result)
 
-    def _on_load_failed(self, spec: str, arch: str | None, error: Exception, trace: str, *, wait: bool) -> bool:
+    def _on_load_failed(self, spec: str, arch: str | None, error: BaseException, trace: str, *, wait: bool) -> bool:
         from inspector.core.errors import ArchitectureRequired, InspectorError, TrustRequired
 
         if self._closing:
             return False
-        self._end()
         if isinstance(error, TrustRequired):
             if self.prompts.trust(spec, str(error), error.wanted):
                 return self._reopen(lambda: self.open_model(spec, arch=arch, trust=True, wait=wait))
@@ -348,17 +351,24 @@ class SessionController(QObject):
         """Run ``spec`` through the model on ``device`` in ``mode``, on a worker; False when busy."""
         if self.session is None or self.busy or self._closing:
             return False
-        self.session.set_input(spec)
-        self.session.mode = mode
-        self._start(
-            "run",
-            probe_job(self.session, spec, device, mode),
-            f"Running {self.session.source}",
-            self._on_run_worker_succeeded,
-            self._on_run_worker_failed,
-            on_progress=self.sig_run_progressed,
-        )
-        return True
+        self.set_input(spec, mode)
+        return self._start("run", run_job(self.session, device), f"Running {self.session.source}",
+                           self._on_run_worker_succeeded, self._on_run_worker_failed,
+                           on_progress=self.sig_run_progressed.emit)
+
+    def set_input(self, spec: InputSpec | ModelInput, mode: str) -> None:
+        """The one place the window's input and mode reach the session (runs, summaries, saving)."""
+        if self.session is not None:
+            self.session.set_input(spec)
+            self.session.mode = mode
+
+    def _on_run_worker_succeeded(self, run: ProbeRun) -> None:
+        session = self.session
+        if not run.cancelled and session is not None:
+            baseline = session.baseline_run if session.replaced else None
+            self.shown = (run, baseline)
+            self.sig_run_shown.emit(run, baseline)
+        self.sig_run_finished.emit(run)
 
     def cancel_run(self) -> bool:
         """Stop the run at the next module (the forward really stops; nothing runs on)."""
@@ -368,18 +378,9 @@ class SessionController(QObject):
         self.sig_busy_changed.emit(True)  # state changed: Cancel is no longer available
         return True
 
-    def _on_run_worker_succeeded(self, run: ProbeRun) -> None:
-        if self._closing:
-            return
-        self._end()
-        self.sig_run_finished.emit(run)
-
-    def _on_run_worker_failed(self, error: Exception, trace: str) -> None:
+    def _on_run_worker_failed(self, error: BaseException, trace: str) -> None:
         from inspector.core.errors import InspectorError
 
-        if self._closing:
-            return
-        self._end()
         if isinstance(error, MemoryError) or "out of memory" in str(error).lower():
             message = "Out of memory during the run; try a smaller input shape or another device."
         else:
@@ -395,63 +396,119 @@ class SessionController(QObject):
         if self.session is None or self.busy or self._closing:
             return False
         session = self.session
-        session.set_input(spec)
-        session.mode = mode
+        self.set_input(spec, mode)
         shapes = [list(leaf.shape) for leaf in as_model_input(spec).specs()]
         caption = (f"{session.source}{' (edited)' if session.replaced else ''}, "
                    f"input {format_shapes(shapes)}, {mode} mode")
-        self._start(
-            "summary",
-            lambda progress, stop: session.summary(),
-            "Summarising",
-            lambda text: self._on_summary_done(text, caption),
-            lambda error, trace: self._on_summary_done(None, f"No summary: {_message(error)}"),
-        )
-        return True
-
-    def _on_summary_done(self, text: str | None, caption: str) -> None:
-        if self._closing:
-            return
-        self._end()
-        self.sig_summary_finished.emit(text, caption)
+        return self._start("summary", summary_job(session), "Summarising",
+                           lambda text: self.sig_summary_finished.emit(text, caption),
+                           lambda error, trace: self.sig_summary_finished.emit(None, f"No summary: {_message(error)}"))
 
     # ----------------------------------------------------------------- workers
 
-    def _start(
-        self,
-        kind: str,
-        job: Job,
-        description: str,
-        on_succeeded: Callable[[Any], None],
-        on_failed: Callable[[Exception, str], None],
-        *,
-        on_progress: Any = None,
-    ) -> Worker:
-        """Start ``job`` on a worker, its signals connected first.
+    def submit(self, request: TaskRequest, *, wait_turn: bool = False) -> bool:
+        """Run ``request`` on a worker: the one way model work starts (the panels' too).
+
+        A request for the model while another task uses it is refused (False),
+        or with ``wait_turn`` queued and started when the model is free. A
+        request that needs no model (``uses_model=False``) starts at once.
+        Nothing starts once the window is closing.
+        """
+        if self._closing:
+            return False
+        if request.uses_model and (self._task is not None or self._queue):
+            if not wait_turn:
+                return False
+            self._queue.append(request)
+            return True
+        self._launch(request)
+        return True
+
+    def _start(self, kind: str, job: Job, description: str, on_succeeded: Callable[[Any], object],
+               on_failed: Callable[[BaseException, str], object], *,
+               on_progress: Callable[[int, int], None] | None = None) -> bool:
+        return self.submit(TaskRequest(kind, job, TaskState(description), on_succeeded, on_failed,
+                                       on_progress=on_progress))
+
+    def _launch(self, request: TaskRequest) -> Worker:
+        """Start ``request``'s job on a worker, its signals connected first.
 
         Connected before the thread starts, never after: a job that takes a
         millisecond (a tiny model's run) can finish, and emit into no
         connection, before the next line of this thread runs.
         """
-        worker = Worker(job, description, self)
-        self._task, self._task_kind = worker, kind
+        worker = Worker(request.job, request.state, self)
         self._workers.add(worker)
         worker.finished.connect(self._on_worker_thread_finished)
-        worker.sig_succeeded.connect(on_succeeded)
-        worker.sig_failed.connect(on_failed)
-        if on_progress is not None:
-            worker.sig_progressed.connect(on_progress)
+        worker.sig_succeeded.connect(lambda result: self._on_task_ended(worker, request, result, None, ""))
+        worker.sig_failed.connect(lambda error, trace: self._on_task_ended(worker, request, None, error, trace))
+        if request.on_progress is not None:
+            worker.sig_progressed.connect(request.on_progress)
+        if request.on_partial is not None:
+            worker.sig_partial.connect(request.on_partial)
+        if request.uses_model:
+            self._task, self._request = worker, request
+            self._stuck_reported = None
+            self._watch_timer.start()
         worker.start()
-        self._stuck_reported = None
-        self._watch_timer.start()
-        self.sig_busy_changed.emit(True)
+        if request.uses_model:
+            self._announce_busy()
         return worker
 
-    def _end(self) -> None:
-        if self._task is not None:
-            self._task, self._task_kind = None, ""
+    def _on_task_ended(self, worker: Worker, request: TaskRequest, result: Any, error: BaseException | None,
+                       trace: str) -> None:
+        if self._closing:
+            return
+        if worker is self._task:
+            self._task, self._request = None, None
             self._watch_timer.stop()
-            self.sig_busy_changed.emit(self.busy)
+            self._next()
+        if error is None:
+            request.on_succeeded(result)
+        else:
+            request.on_failed(error, trace)
+
+    def _next(self) -> None:
+        """The model is free: start the next waiting request, or say that the model is idle."""
+        while self._queue and self._task is None and not self._closing:
+            self._launch(self._queue.popleft())
+        self._announce_idle()
+
+    def _announce_busy(self) -> None:
+        """``sig_busy_changed``: True as each task starts (what may be cancelled changed), False once idle."""
+        busy = self.busy
+        if busy or self._announced_busy:
+            self._announced_busy = busy
+            self.sig_busy_changed.emit(busy)
+
+    def _announce_idle(self) -> None:
+        if not self.busy and self._announced_busy:
+            self._announce_busy()
+
+    def stop_task(self, state: TaskState, wait_ms: int | None = None) -> bool:
+        """Ask the task of ``state`` to stop (a waiting one is dropped); with ``wait_ms``, wait for its thread.
+
+        A task still running after ``wait_ms`` is abandoned. False when no such task was found.
+        """
+        for request in list(self._queue):
+            if request.state is state:
+                self._queue.remove(request)
+                return True
+        state.request_stop()
+        worker = next((w for w in self._workers if w.state is state), None)
+        if worker is None:
+            return False
+        if wait_ms is not None and not worker.wait(max(0, wait_ms)):
+            self._give_up(worker)
+        return True
+
+    def _give_up(self, worker: Worker) -> None:
+        self._workers.discard(worker)
+        abandon(worker)
+        if worker is self._task:
+            self._task, self._request = None, None
+            self._watch_timer.stop()
+            self._next()
 
     def stuck_in(self) -> tuple[str, str, float] | None:
         """Where the task is stuck: (module, type, seconds idle), once idle for ``stuck_after_s``; else None."""
@@ -485,18 +542,21 @@ class SessionController(QObject):
         chose to open it: a pickled file or a factory is not asked about
         again). False when there is no task.
         """
-        worker = self._task
-        if worker is None or self._closing:
+        worker, request = self._task, self._request
+        if worker is None or request is None or self._closing:
             return False
-        description, kind = worker.description, self._task_kind
+        description, kind = worker.description, request.kind
         where = worker.watch.current if worker.watch is not None else None
         self._workers.discard(worker)
         abandon(worker)
-        self._task, self._task_kind = None, ""
+        self._task, self._request = None, None
         self._watch_timer.stop()
+        self._queue.clear()  # they were for the model given up
         self.sig_task_abandoned.emit(description, where[0] if where is not None else "")
+        if request.on_abandoned is not None:
+            request.on_abandoned()
         session = self.session
-        if kind in ("run", "summary") and session is not None:
+        if kind in REOPEN_AFTER_ABANDON and session is not None:
             loaded = session.loaded
             self.session = None
             self.undo_stack.clear()
@@ -506,7 +566,7 @@ class SessionController(QObject):
                                 trust=loaded.kind in ("pickle", "export", "callable"))
             finally:
                 self._skip_discard = False
-        self.sig_busy_changed.emit(self.busy)
+        self._announce_idle()
         return True
 
     def _on_worker_thread_finished(self) -> None:
@@ -525,13 +585,14 @@ class SessionController(QObject):
         """
         self._closing = True
         self._watch_timer.stop()
+        self._queue.clear()
         for worker in list(self._workers):
             worker.cancel()
         for worker in list(self._workers):
             if not worker.wait(max(0, self.close_wait_ms)):
                 abandon(worker)
         self._workers.clear()
-        self._task, self._task_kind = None, ""
+        self._task, self._request = None, None
 
     def _problem(self, title: str, message: str, level: str, trace: str = "") -> None:
         self.sig_problem.emit(title, message, level, trace)

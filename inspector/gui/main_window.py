@@ -1,45 +1,40 @@
-"""The main window: it assembles the panels and the actions, and hands work to the core.
+"""The main window: it assembles the panels and the actions; the behaviour lives in what it assembles.
 
-Left: a search box over the module tree. Right: the input & device panel,
-then tabs (Plots, Details, Summary, Log). A message banner across the top
-shows errors where the user is looking. Every change to the model is a
-command on the undo stack; runs, loads and summaries are done by workers
-on their own threads, and while one uses the model the actions that would
-change it are disabled.
-
-The window keeps the :class:`~inspector.core.session.Session` (which owns the
-model) and never a reference to the ``nn.Module`` itself. Nothing here
-imports torch at module level: the window paints first, and torch is
-imported by the first load, behind it.
+Left: the module tree with its search box. Right: the input panel, then tabs
+(Plots, Details, Summary, Log; Compare, Sweep, Graph once the plots load),
+under a message banner. The controller owns the session, the edit history
+and the queue of model work, and publishes what happens; each panel
+subscribes itself. :class:`~inspector.gui.window_messages.WindowMessages`
+speaks (banner, log, status bar), :class:`~inspector.gui.window_files.ModelFiles`
+does the File menu. Nothing here imports torch: the window paints first.
 """
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QMenu, QSplitter, QTabWidget, QToolBar, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QMainWindow, QMenu, QSplitter, QTabWidget, QToolBar, QVBoxLayout, QWidget
 
 from inspector.gui import actions as actions_mod
-from inspector.gui import collector, icons, settings
-from inspector.gui.analysis_tabs import AnalysisTabs
+from inspector.gui import icons, settings
 from inspector.gui.controller import SessionController
 from inspector.gui.panels.banner import MessageBanner
 from inspector.gui.panels.details import DetailsPanel
 from inspector.gui.panels.input_panel import InputPanel
 from inspector.gui.panels.log import LogPanel
+from inspector.gui.panels.module_tree import ModuleTreePanel
 from inspector.gui.panels.summary import SummaryPanel
 from inspector.gui.prompts import Prompts
-from inspector.gui.panels.module_tree import ModuleTreePanel
-from inspector.gui.tree_model import format_shapes
+from inspector.gui.window_files import ModelFiles
+from inspector.gui.window_messages import WindowMessages
 
 if TYPE_CHECKING:
-    from inspector.core.edits import Edit
     from inspector.core.probe import ProbeRun
     from inspector.core.session import Session
     from inspector.core.tree import ModuleNode
+    from inspector.gui.analysis_tabs import AnalysisTabs
     from inspector.gui.panels.plots import PlotsPanel
 
 SELECTION_DELAY_MS = 60
@@ -67,9 +62,7 @@ class MainWindow(QMainWindow):
         self.undo_stack = self.controller.undo_stack
         self.plots: PlotsPanel | None = None
         self.analysis: AnalysisTabs | None = None
-        """The Compare and Sweep tabs, created with the plots."""
-        self._plots_pending = False
-        """A run finished and the plots have not drawn it yet (they do in the next event-loop turn)."""
+        """The Compare, Sweep and Graph tabs, created with the plots."""
 
         self._build_widgets()
         self.actions = actions_mod.create_actions(self, self._action_slots())
@@ -86,9 +79,11 @@ class MainWindow(QMainWindow):
     # ================================================================= building
 
     def _build_widgets(self) -> None:
+        controller = self.controller
         self.banner = MessageBanner(self)
         self.tree_panel = ModuleTreePanel(self)
         self.tree_panel.tree_model.set_replaced_icon(icons.icon("identity"))
+        self.tree_panel.follow(controller)
         self.tree = self.tree_panel.tree
         self.tree_model = self.tree_panel.tree_model
         self.proxy = self.tree_panel.proxy
@@ -96,13 +91,16 @@ class MainWindow(QMainWindow):
 
         self.input_panel = InputPanel(self)
         self.input_panel.choose_image = lambda: self.prompts.choose_image()
+        self.input_panel.follow(controller)
         self.tabs = QTabWidget(self)
         self.tabs.setObjectName("mainTabs")
         self.tabs.setDocumentMode(True)
         self._plots_placeholder = QLabel("Plots appear here once a model is open and has run (F5).", self)
         self._plots_placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.details_panel = DetailsPanel(self)
+        self.details_panel.follow(controller, self.tree_panel)
         self.summary_panel = SummaryPanel(self)
+        self.summary_panel.follow(controller, self.input_panel)
         self.log_panel = LogPanel(self)
         self.tabs.addTab(self._plots_placeholder, "Plots")
         self.tabs.addTab(self.details_panel, "Details")
@@ -130,24 +128,25 @@ class MainWindow(QMainWindow):
         central_layout.addWidget(self.splitter, 1)
         self.setCentralWidget(central)
 
-        self.model_label = QLabel("No model", self)
-        self.device_label = QLabel("", self)
-        self.run_label = QLabel("", self)
-        for label in (self.model_label, self.device_label, self.run_label):
-            self.statusBar().addPermanentWidget(label)
+        self.messages = WindowMessages(controller, self.banner, self.log_panel, self.statusBar(), self.input_panel,
+                                       self.select_module, self)
+        self.model_label = self.messages.model_label
+        self.recent_menu = QMenu("Open &Recent", self)
+        self.recent_menu.setObjectName("recentMenu")
+        self.files = ModelFiles(controller, self.input_panel, self.messages, self.recent_menu, self)
 
     def _action_slots(self) -> dict[str, Any]:
         return {
-            "actionOpenModel": self.choose_and_open_model,
-            "actionOpenFile": self.choose_and_open_file,
-            "actionOpenSession": self.choose_and_open_session,
+            "actionOpenModel": self.files.choose_and_open_model,
+            "actionOpenFile": self.files.choose_and_open_file,
+            "actionOpenSession": self.files.choose_and_open_session,
             "actionSaveSession": self.save_session,
             "actionQuit": self.close,
-            "actionUndo": self.undo,
-            "actionRedo": self.redo,
+            "actionUndo": self.controller.undo,
+            "actionRedo": self.controller.redo,
             "actionReplaceIdentity": self.replace_current_with_identity,
             "actionRestoreOriginal": self.restore_current,
-            "actionRestoreAll": self.restore_all,
+            "actionRestoreAll": self.controller.restore_all,
             "actionRun": self.start_run,
             "actionCancel": self.cancel_run,
             "actionFind": self.tree_panel.focus_search,
@@ -155,13 +154,11 @@ class MainWindow(QMainWindow):
             "actionCollapseAll": self.tree_panel.collapse,
             "actionSavePlot": self.save_plot,
             "actionExportCsv": self.export_csv,
-            "actionRefreshSummary": self.refresh_summary,
+            "actionRefreshSummary": self.summary_panel.refresh,
             "actionAbout": self._on_about_triggered,
         }
 
     def _build_menus(self) -> None:
-        self.recent_menu = QMenu("Open &Recent", self)
-        self.recent_menu.setObjectName("recentMenu")
         for title, entries in actions_mod.MENUS:
             menu = self.menuBar().addMenu(title)
             for entry in entries:
@@ -180,26 +177,20 @@ class MainWindow(QMainWindow):
             else:
                 toolbar.addAction(self.actions[entry])
         self.addToolBar(toolbar)
-        self._fill_recent_menu()
 
     def _connect(self) -> None:
+        controller = self.controller
         self.tree_panel.sig_current_changed.connect(self._on_tree_panel_current_changed)
         self.tree_panel.sig_context_menu_requested.connect(self._on_tree_panel_context_menu_requested)
-        self.controller.sig_session_opened.connect(self._on_controller_session_opened)
-        self.controller.sig_session_file_opened.connect(self._on_controller_session_file_opened)
-        self.controller.sig_edited.connect(self._on_controller_edited)
-        self.controller.sig_busy_changed.connect(self._on_controller_busy_changed)
-        self.controller.sig_run_progressed.connect(self.input_panel.set_progress)
-        self.controller.sig_run_finished.connect(self._on_controller_run_finished)
-        self.controller.sig_summary_finished.connect(self._on_controller_summary_finished)
-        self.controller.sig_problem.connect(self._on_controller_problem)
-        self.controller.sig_edit_noted.connect(self._on_controller_edit_noted)
-        self.controller.sig_task_stuck.connect(self._on_controller_task_stuck)
-        self.controller.sig_task_abandoned.connect(self._on_controller_task_abandoned)
-        self.undo_stack.indexChanged.connect(self._on_undo_stack_index_changed)
-        self.undo_stack.cleanChanged.connect(self._on_undo_stack_clean_changed)
+        # Connected after every panel's own subscriptions: the window's signals come last.
+        controller.sig_session_opened.connect(self._on_controller_session_opened)
+        controller.sig_edited.connect(self.update_actions)
+        controller.sig_busy_changed.connect(self.update_actions)
+        controller.sig_run_finished.connect(self._on_controller_run_finished)
+        self.summary_panel.sig_filled.connect(self.sig_summary_finished)
+        self.undo_stack.indexChanged.connect(self._on_undo_stack_changed)
+        self.undo_stack.cleanChanged.connect(self._on_undo_stack_changed)
         self.banner.sig_module_requested.connect(self.select_module)
-        self.input_panel.sig_changed.connect(self.summary_panel.mark_stale)
         self.tabs.currentChanged.connect(self._on_tabs_current_changed)
         self._selection_timer.timeout.connect(self._on_selection_timer_timeout)
 
@@ -212,8 +203,7 @@ class MainWindow(QMainWindow):
 
     @prompts.setter
     def prompts(self, prompts: Any) -> None:
-        """Asks the user (confirm, trust, architecture, files); tests put in their own answers."""
-        self.controller.prompts = prompts
+        self.controller.prompts = prompts  # tests put in their own answers
 
     @property
     def session(self) -> Session | None:
@@ -222,7 +212,7 @@ class MainWindow(QMainWindow):
 
     @property
     def busy(self) -> bool:
-        """True while a worker uses the model (loading, running, summarising)."""
+        """True while a task uses the model (loading, running, summarising, comparing, sweeping)."""
         return self.controller.busy
 
     @property
@@ -230,30 +220,9 @@ class MainWindow(QMainWindow):
         """A run is in progress and has not been asked to stop."""
         return self.controller.running
 
-    def ui_state(self) -> actions_mod.UiState:
-        """What the actions need to know to be enabled or not, now."""
-        session = self.session
-        current = self.current_module()
-        replaced = session.replaced if session is not None else []
-        return actions_mod.UiState(
-            has_model=session is not None,
-            busy=self.busy,
-            running=self.running,
-            editable=session is not None and not session.read_only,
-            current=current,
-            current_replaced=current in replaced,
-            current_inside_replaced=current is not None and any(current.startswith(r + ".") for r in replaced),
-            any_replaced=bool(replaced),
-            can_undo=self.undo_stack.canUndo(),
-            can_redo=self.undo_stack.canRedo(),
-            undo_text=self.undo_stack.undoText(),
-            redo_text=self.undo_stack.redoText(),
-            has_run=session is not None and session.last_run is not None,
-        )
-
-    def update_actions(self) -> None:
+    def update_actions(self, *_: object) -> None:
         """Enable each action for the state the window is in now."""
-        actions_mod.update_actions(self.actions, self.ui_state())
+        actions_mod.update_actions(self.actions, actions_mod.state_of(self.controller, self.current_module()))
 
     def current_module(self) -> str | None:
         """Qualified name of the tree's current module (``""`` is the root), None when none."""
@@ -263,183 +232,31 @@ class MainWindow(QMainWindow):
         """Make a module the tree's current one and scroll to it; False when it is not in the tree."""
         return self.tree_panel.select_module(name)
 
-    # ================================================================= models
+    # ================================================================= what the menus and tests call
 
     def open_model(self, spec: str, *, arch: str | None = None, trust: bool = False, wait: bool = False,
                    named: bool = True) -> bool:
-        """Open a model from any MODEL form; ``wait`` returns once it is shown (see the controller).
-
-        ``named=False``: ``spec`` was not chosen by the person just now (the recent list), so a
-        Python callable asks for trust first.
-        """
-        self._collect_before_opening()
-        self._show_status(f"Opening {spec}…")
-        started = self.controller.open_model(spec, arch=arch, trust=trust, wait=wait, named=named)
-        if started and not wait:
-            self.input_panel.set_running(True)
-        return started
-
-    def _collect_before_opening(self) -> None:
-        gui_collector = collector.of(QApplication.instance())
-        if gui_collector is not None and self.session is not None and not self.busy:
-            gui_collector.collect_everything()
-
-    def choose_and_open_model(self) -> None:
-        """Let the user pick a torchvision model in the zoo dialog and open it."""
-        arch = self.session.loaded.arch if self.session is not None else None
-        name = self.prompts.choose_model(arch)
-        if name:
-            self.open_model(name)
-
-    def choose_and_open_file(self) -> None:
-        """Let the user pick a model file (or a Python factory) and open it."""
-        path = self.prompts.open_model_file(settings.last_model_folder())
-        if path:
-            settings.remember_model_folder(os.path.dirname(path.split(":")[0]))
-            self.open_model(path)
-
-    def choose_and_open_session(self) -> None:
-        """Let the user pick a saved session file and open it."""
-        path = self.prompts.open_session_file(settings.last_model_folder())
-        if path:
-            self.open_session_file(path)
+        """Open a model from any MODEL form (see :meth:`ModelFiles.open_model`)."""
+        return self.files.open_model(spec, arch=arch, trust=trust, wait=wait, named=named)
 
     def open_session_file(self, path: str, *, trust: bool = False, wait: bool = False) -> bool:
-        """Open a saved session (model, edits, input, device); what could not be restored is listed.
-
-        The model loads on a worker, as for Open Model; ``wait`` returns once it is shown. A model
-        that is code or a pickle asks for trust, unless ``trust`` (``gui --session FILE --trust``).
-        """
-        self._collect_before_opening()
-        self._show_status(f"Opening {path}…")
-        started = self.controller.open_session_file(path, trust=trust, wait=wait)
-        if started and not wait:
-            self.input_panel.set_running(True)
-        return started
-
-    def _on_controller_session_file_opened(self, path: str, problems: list[str]) -> None:
-        settings.remember_model_folder(os.path.dirname(path))
-        if problems:
-            self._report(f"Opened {path}, not all of it", "\n".join(problems), level="warning")
-        self.log_panel.append(f"Opened the session {path}")
+        """Open a saved session (see :meth:`ModelFiles.open_session_file`)."""
+        return self.files.open_session_file(path, trust=trust, wait=wait)
 
     def save_session(self) -> bool:
-        """Save the model's source, edits, input and device to a session file; the edits count as saved."""
-        from inspector.core.errors import InspectorError
-        from inspector.gui import session_io
-
-        session = self.session
-        if session is None or self.busy:
-            return False
-        try:
-            session.set_input(self.input_panel.inputs())
-        except InspectorError:
-            pass  # the session keeps the last input that worked
-        session.mode = self.input_panel.mode()
-        path, error = session_io.save_session_as(self.prompts, session, settings.last_model_folder())
-        if error:
-            self._report("Session not saved", error)
-            return False
-        if path is None:
-            return False
-        self.undo_stack.setClean()
-        self.log_panel.append(f"Saved the session to {path}")
-        self._show_status(f"Saved {path}", 5000)
-        return True
-
-    def _on_controller_session_opened(self, session: Session, tree: ModuleNode) -> None:
-        from inspector.core.devices import available_devices
-
-        self.tree_model.set_tree(tree)
-        self.tree_panel.show_new_tree()
-        if self.analysis is not None:
-            self.analysis.set_session(session)
-        if self.plots is not None:
-            self.plots.clear()
-        else:  # in the next turn of the event loop: the tree is shown first
-            QTimer.singleShot(0, self._ensure_plots)
-        self.details_panel.clear()
-        self.summary_panel.set_message("The torchinfo summary is computed when this tab is shown.")
-        self.summary_panel.mark_stale()
-        self.banner.hide()
-        self.input_panel.set_running(False)
-        self.input_panel.set_devices(available_devices())
-        self.input_panel.set_inputs(session.inputs)
-        self.input_panel.set_device(str(session.device))
-        self.input_panel.set_mode(session.mode)
-        self.input_panel.finish_progress("not run yet")
-        self._set_model_label(session, tree)
-        self.device_label.setText(str(session.device))
-        self.run_label.setText("")
-        self._remember_recent(session.source, session.loaded.arch if session.loaded.kind == "state_dict" else None)
-        self._update_title()
-        self.log_panel.append(f"Opened {session.source} ({session.class_name}, {session.params:,} parameters, "
-                              f"{session.module_count:,} modules)")
-        for note in session.loaded.notes:
-            self.log_panel.append(note, "warning")
-        if session.read_only:
-            self.banner.show_message("Read-only model", "TorchScript modules take no hooks and no edits: the tree "
-                                     "and output shapes are shown, per-layer records are not.", level="info")
-        self._show_status(f"Opened {session.source}", 5000)
-        gui_collector = collector.of(QApplication.instance())
-        if gui_collector is not None:
-            gui_collector.freeze_survivors()
-        self.update_actions()
-        if self.tabs.currentWidget() is self.summary_panel:
-            self.refresh_summary()
-        self.sig_model_loaded.emit(session.source)
-
-    # ================================================================= edits
+        """Save the session to a file the user names; the edits count as saved."""
+        return self.files.save_session()
 
     def replace_current_with_identity(self) -> bool:
-        """Replace the tree's current module with ``nn.Identity`` (warning first when its shapes differ)."""
+        """Replace the tree's current module with ``nn.Identity`` (an undoable edit: nothing is asked)."""
         return self.controller.replace_with_identity(self.current_module() or "")
 
     def restore_current(self) -> bool:
         """Put the original module back at the tree's current path."""
         return self.controller.restore(self.current_module() or "")
 
-    def restore_all(self) -> bool:
-        """Put every replaced module back (one undoable edit)."""
-        return self.controller.restore_all()
-
-    def undo(self) -> bool:
-        return self.controller.undo()
-
-    def redo(self) -> bool:
-        return self.controller.redo()
-
-    def _on_controller_edited(self, edit: Edit) -> None:
-        session = self.session
-        assert session is not None
-        current = self.current_module()
-        tree = session.tree()
-        self.tree_model.refresh_paths(tree, [swap.path for swap in edit.swaps])
-        self._set_model_label(session, tree)
-        self.tree_model.set_stale(session.last_run is not None)
-        self.summary_panel.mark_stale()
-        if self.analysis is not None:
-            self.analysis.model_edited()
-        self.log_panel.append(edit.text)
-        self._show_status(edit.text, 4000)
-        if self.banner.about_edit:  # it told what the previous edit did; this one changed that
-            self.banner.hide()
-        if current is not None and self.current_module() == current:
-            self._show_details()
-        self.update_actions()
-
-    def _set_model_label(self, session: Session, tree: ModuleNode) -> None:
-        """Source, class and size in the status bar: the model as it is now, and as loaded once edits change it."""
-        modules = sum(1 for _ in tree.walk())
-        text = f"{session.source} · {session.class_name} · {tree.total_params:,} parameters · {modules:,} modules"
-        if (tree.total_params, modules) != (session.params, session.module_count):
-            text += f" (as loaded: {session.params:,} · {session.module_count:,})"
-        self.model_label.setText(text)
-
-    # ================================================================= runs
-
     def start_run(self) -> bool:
-        """Run the sample input through the model on a worker; False when it cannot start now."""
+        """Run the input panel's input through the model on a worker; False when it cannot start now."""
         from inspector.core.errors import InspectorError
 
         if self.session is None or self.busy:
@@ -448,208 +265,36 @@ class MainWindow(QMainWindow):
             spec = self.input_panel.inputs()
         except InspectorError as error:
             self.input_panel.show_problem(str(error))
-            self._report("The input cannot be built", str(error), level="warning")
+            self.messages.report("The input cannot be built", str(error), level="warning")
             self.sig_run_finished.emit(None)
             return False
-        if not self.controller.start_run(spec, self.input_panel.device(), self.input_panel.mode()):
+        device = self.input_panel.device()
+        if not self.controller.start_run(spec, device, self.input_panel.mode()):
             return False
         self.input_panel.set_running(True)
         self.input_panel.show_problem(None)
-        self._show_status(f"Running {self.session.source} on {self.input_panel.device()}…")
+        self.messages.status(f"Running {self.session.source} on {device}…")
         return True
 
     def cancel_run(self) -> None:
         """Stop the run at the next module boundary."""
         if self.controller.cancel_run():
-            self._show_status("Cancelling…")
-
-    def _on_controller_run_finished(self, run: ProbeRun | None) -> None:
-        session = self.session
-        if run is None or session is None:
-            self.input_panel.finish_progress("failed")
-            self.sig_run_finished.emit(run)
-            return
-        self.device_label.setText(run.device)
-        done = sum(1 for record in run.records.values() if record.calls)
-        if run.cancelled:
-            self.input_panel.finish_progress(f"cancelled after {done} of {len(run.records)} modules")
-            self.log_panel.append(f"Run cancelled after {done} of {len(run.records)} modules", "warning")
-            self._show_status("Run cancelled", 5000)
-            self.sig_run_finished.emit(run)
-            return
-        self.tree_model.set_run(run)
-        # The plots are drawn in the next turn of the event loop, so the tree
-        # repaints in between: each turn stays well under 100 ms.
-        self._plots_pending = True
-        QTimer.singleShot(0, self._update_plots)
-        took = f"{run.total_ms:.0f} ms" if run.total_ms is not None else "—"
-        self.run_label.setText(f"last run {took}")
-        if run.error is None:
-            if self.banner.level == "error":
-                self.banner.hide()
-            self.input_panel.finish_progress(f"done: {done} modules in {took}")
-            self.log_panel.append(f"Ran {session.source} on {run.device} ({run.mode}) in {took}: "
-                                  f"output {format_shapes(run.output_shapes)}")
-            self._show_status(f"Output {format_shapes(run.output_shapes)} in {took}", 8000)
-            self._show_details()
-        else:
-            self._show_run_error(run, done)
-        self.update_actions()
-        self.sig_run_finished.emit(run)
-
-    def _update_plots(self) -> None:
-        """Show the last run in the plots, the run before the edits faintly behind it."""
-        session = self.session
-        if session is None or self.controller.closing or not self._plots_pending:
-            return
-        self._plots_pending = False
-        self._ensure_plots()
-        if self.plots is not None:
-            self.plots.set_runs(session.last_run, session.baseline_run if session.replaced else None)
-            self.plots.select_module(self.current_module() or None)
-        if self.analysis is not None:
-            self.analysis.run_shown(session)
-
-    def _show_run_error(self, run: ProbeRun, done: int) -> None:
-        error = run.error
-        assert error is not None
-        where = error.module if error.module else "the model's own forward"
-        title = f"The run failed in {where}" + (f" ({error.type_name})" if error.type_name else "")
-        message = (f"{error.exception_type}: {error.message}\nInput shapes: {format_shapes(error.input_shapes)}\n"
-                   f"The records of the {done} modules that ran before it are kept.")
-        self.input_panel.finish_progress("failed")
-        self._report(title, message, module=error.module)
-        if error.module is not None:
-            self.select_module(error.module)
-        self._show_details()
-
-    def _on_controller_busy_changed(self, busy: bool) -> None:
-        if not busy:
-            self.input_panel.set_running(False)
-            if self.tabs.currentWidget() is self.summary_panel and self.summary_panel.stale:
-                # The tab was shown while the model was busy: fill it now.
-                QTimer.singleShot(0, self.refresh_summary)
-        self.update_actions()
-
-    def _on_controller_edit_noted(self, title: str, message: str) -> None:
-        self.banner.show_message(title, message, level="info", action=("Undo", self.controller.undo), about_edit=True)
-        self.log_panel.append(message)
-
-    def _on_controller_problem(self, title: str, message: str, level: str, trace: str) -> None:
-        self._report(title, message, level=level, trace=trace or None)
-
-    def abandon_task(self) -> bool:
-        """Give up a stuck run: the model is closed and opened again from its source, without its edits."""
-        return self.controller.abandon_task()
-
-    def _on_controller_task_stuck(self, module: str, type_name: str, seconds: float) -> None:
-        where = module or "the model's own forward"
-        self.banner.show_message(
-            f"The run is stuck in {where} ({type_name})",
-            f"No module has started or returned for {seconds:.0f} s. Cancel stops the run when the model enters "
-            "its next module; a forward that never does can only be abandoned: the model is then closed and "
-            "opened again from its source, without its edits.",
-            level="warning", module=module, action=("Abandon run", self.abandon_task))
-        self.log_panel.append(f"The run has been in {where} ({type_name}) for {seconds:.0f} s", "warning")
-        self._show_status(f"Stuck in {where} for {seconds:.0f} s")
-
-    def _on_controller_task_abandoned(self, description: str, module: str) -> None:
-        where = f" in {module}" if module else ""
-        self._report(f"Abandoned: {description}",
-                     f"It was stuck{where}. Its thread runs on in the background until the app quits; the model "
-                     "is opened again from its source, without its edits.", level="warning")
-        self.input_panel.finish_progress("abandoned")
-
-    # ================================================================= summary, plots, files
-
-    def refresh_summary(self) -> None:
-        """Compute the torchinfo summary of the model as it is now, on a worker."""
-        from inspector.core.errors import InspectorError
-
-        if self.session is None or self.busy:
-            return
-        try:
-            spec = self.input_panel.inputs()
-        except InspectorError as error:
-            self.summary_panel.set_message(f"No summary: {error}")
-            self.sig_summary_finished.emit(str(error))
-            return
-        if self.controller.start_summary(spec, self.input_panel.mode()):
-            self.summary_panel.set_message("Computing the summary…")
-
-    def _on_controller_summary_finished(self, text: str | None, caption: str) -> None:
-        if text is None:
-            self.summary_panel.set_message(caption)
-            self.sig_summary_finished.emit(caption)
-            return
-        self.summary_panel.set_text(text, caption)
-        self.sig_summary_finished.emit(text)
-
-    def _ensure_plots(self) -> None:
-        """Create the plots panel on first use: pyqtgraph loads after the window is on screen."""
-        if self.plots is not None or self.controller.closing:
-            return
-        from inspector.gui.panels.plots import PlotsPanel
-
-        self.plots = PlotsPanel(self)
-        self.plots.setObjectName("plotsPanel")
-        self.plots.sig_module_clicked.connect(self.select_module)
-        current = self.tabs.currentIndex()
-        self.tabs.removeTab(PLOTS_TAB)
-        self.tabs.insertTab(PLOTS_TAB, self.plots, "Plots")
-        self.analysis = AnalysisTabs(self, self.tabs.indexOf(self.log_panel))
-        self.tabs.setCurrentIndex(current)
-        self._plots_placeholder.deleteLater()
+            self.messages.status("Cancelling…")
 
     def save_plot(self) -> None:
         """Save the plot on screen as a PNG file the user names."""
-        path = self.prompts.save_file("Save plot", "plot.png", "PNG image (*.png)")
-        if path:
-            self._write_with_plots(path, "the plot", lambda plots: plots.save_png(path))
+        self.files.save_plot(self._drawn_plots)
 
     def export_csv(self) -> None:
         """Write every module's statistics of the last run to a CSV file the user names."""
-        path = self.prompts.save_file("Export statistics", "statistics.csv", "CSV (*.csv)")
-        if path:
-            self._write_with_plots(path, "the statistics", lambda plots: plots.export_csv(path))
+        self.files.export_csv(self._drawn_plots, self.tree_model.root)
 
-    def _write_with_plots(self, path: str, what: str, write: Any) -> None:
-        from inspector.core.errors import InspectorError
-
-        if self._plots_pending:  # the last run is not drawn yet: draw it now, it is what is saved
-            self._update_plots()
-        if self.plots is None:
-            return
-        try:
-            write(self.plots)
-        except (InspectorError, OSError) as error:
-            self._report(f"Could not write {what}", str(error), level="warning")
-            return
-        self.log_panel.append(f"Wrote {what} to {path}")
-
-    # ================================================================= slots
-
-    def _on_tree_panel_current_changed(self, _name: str | None) -> None:
-        self._show_details()
-        self.update_actions()
-        self._selection_timer.start()
-
-    def _on_selection_timer_timeout(self) -> None:
+    def _drawn_plots(self) -> PlotsPanel | None:
+        """The plots with the last run drawn (it may be waiting for the next turn): what is saved."""
+        self._ensure_plots()
         if self.plots is not None:
-            name = self.current_module()
-            self.plots.select_module(name if name else None)
-
-    def _show_details(self) -> None:
-        name = self.current_module()
-        node = self.tree_model.find(name) if name is not None else None
-        if node is None or self.session is None:
-            self.details_panel.clear()
-            return
-        original = None
-        if node.replaced:
-            module = self.session.editor.original(name)  # type: ignore[arg-type]
-            original = f"{type(module).__name__}({module.extra_repr()})" if module is not None else None
-        self.details_panel.show_module(node, self.tree_model.run, stale=self.tree_model.stale, original=original)
+            self.plots.draw_pending()
+        return self.plots
 
     def context_menu(self) -> QMenu:
         """The tree's right-click menu, built from the declared actions."""
@@ -662,21 +307,58 @@ class MainWindow(QMainWindow):
                 menu.addAction(self.actions[entry])
         return menu
 
+    def _ensure_plots(self) -> None:
+        """Create the plots (and the tabs made with them) on first use: pyqtgraph loads after the window shows."""
+        if self.plots is not None or self.controller.closing:
+            return
+        from inspector.gui.analysis_tabs import AnalysisTabs
+        from inspector.gui.panels.plots import PlotsPanel
+
+        self.plots = PlotsPanel(self)
+        self.plots.follow(self.controller)
+        self.plots.select_module(self.current_module() or None)
+        self.plots.sig_module_clicked.connect(self.select_module)
+        current = self.tabs.currentIndex()
+        self.tabs.removeTab(PLOTS_TAB)
+        self.tabs.insertTab(PLOTS_TAB, self.plots, "Plots")
+        self.analysis = AnalysisTabs(self.controller, self.tabs, self.tree_panel, self.context_menu,
+                                     self.replace_current_with_identity)
+        self.tabs.setCurrentIndex(current)
+        self._plots_placeholder.deleteLater()
+
+    # ================================================================= slots
+
+    def _on_controller_session_opened(self, session: Session, _tree: ModuleNode) -> None:
+        if self.plots is None:  # in the next turn of the event loop: the tree is shown first
+            QTimer.singleShot(0, self._ensure_plots)
+        self._update_title()
+        self.update_actions()
+        self.sig_model_loaded.emit(session.source)
+
+    def _on_controller_run_finished(self, run: ProbeRun | None) -> None:
+        self.update_actions()
+        self.sig_run_finished.emit(run)
+
+    def _on_tree_panel_current_changed(self, _name: str | None) -> None:
+        self.update_actions()
+        self._selection_timer.start()
+
+    def _on_selection_timer_timeout(self) -> None:
+        if self.plots is not None:
+            self.plots.select_module(self.current_module() or None)
+
     def _on_tree_panel_context_menu_requested(self, position: QPoint) -> None:
         menu = self.context_menu()
         menu.exec(position)
         menu.deleteLater()
 
-    def _on_undo_stack_index_changed(self, _index: int) -> None:
+    def _on_undo_stack_changed(self, *_: object) -> None:
         self.update_actions()
-        self._update_title()
-
-    def _on_undo_stack_clean_changed(self, _clean: bool) -> None:
         self._update_title()
 
     def _on_tabs_current_changed(self, index: int) -> None:
         if self.tabs.widget(index) is self.summary_panel and self.summary_panel.stale:
-            self.refresh_summary()
+            self.summary_panel.refresh()
 
     def _on_about_triggered(self) -> None:
         from inspector.core.about import about_lines
@@ -684,20 +366,6 @@ class MainWindow(QMainWindow):
         self.prompts.inform("About Model Inspector", "Model Inspector: look inside PyTorch models. Replace any "
                             "layer with nn.Identity, run a sample, and see every layer's shapes and statistics."
                             "\n\n" + "\n".join(about_lines()))
-
-    # ================================================================= messages, title, settings
-
-    def _report(self, title: str, message: str, *, level: str = "error", module: str | None = None,
-                trace: str | None = None) -> None:
-        """Show a problem in the banner and the log (with its traceback when it was unexpected)."""
-        self.banner.show_message(title, message, level=level, module=module)
-        self.log_panel.append(f"{title}: {message}", level)
-        if trace:
-            self.log_panel.append(trace.rstrip(), "detail")
-        self._show_status(title, 8000)
-
-    def _show_status(self, text: str, timeout_ms: int = 0) -> None:
-        self.statusBar().showMessage(text, timeout_ms)
 
     def _update_title(self) -> None:
         if self.session is None:
@@ -708,36 +376,17 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"{self.session.source}{edited}[*] — Model Inspector")
         self.setWindowModified(not self.undo_stack.isClean())
 
-    def _remember_recent(self, source: str, arch: str | None) -> None:
-        settings.remember_model(source, arch)
-        self._fill_recent_menu()
-
-    def _fill_recent_menu(self) -> None:
-        self.recent_menu.clear()
-        entries = settings.recent_models()
-        for entry in entries:
-            action = self.recent_menu.addAction(entry.label)
-            # A list remembered on disk is not the person naming code: a callable asks for trust.
-            action.triggered.connect(
-                lambda _checked=False, e=entry: self.open_model(e.source, arch=e.arch, named=False)
-            )
-        self.recent_menu.setEnabled(bool(entries))
-
-    def save_settings(self) -> None:
-        """Remember the window's geometry and splitter sizes."""
-        settings.save_window(self, self.splitter)
-
     # ================================================================= Qt events
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        """Ask before losing edits; then stop the workers and wait for their threads (a stuck one, a bounded time)."""
+        """Ask before losing edits; then stop the model's work and wait for it (a stuck task, a bounded time)."""
         if not self.controller.may_discard_edits():
             event.ignore()
             return
         if self.analysis is not None:
             self.analysis.shut_down()
         self.controller.shut_down()
-        self.save_settings()
+        settings.save_window(self, self.splitter)
         event.accept()
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
@@ -749,4 +398,3 @@ class MainWindow(QMainWindow):
         if paths:
             event.acceptProposedAction()
             self.open_model(paths[0])
-

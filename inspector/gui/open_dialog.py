@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from inspector.core.task import TaskState
 from inspector.gui.run_worker import Worker
 
 TASK_TITLES = {
@@ -190,8 +191,8 @@ class OpenModelDialog(QDialog):
             item.setFlags(Qt.ItemFlag.ItemIsEnabled)
             self._tasks[source] = item
             self.model_list.addTopLevelItem(item)
-        job = lambda _progress, _stop: list_extra_sources(sources)  # noqa: E731
-        worker = self._listing = Worker(job, "list timm and Hugging Face models", self)
+        job = lambda _state: list_extra_sources(sources)  # noqa: E731
+        worker = self._listing = Worker(job, TaskState("list timm and Hugging Face models"), self)
         worker.sig_succeeded.connect(self._on_listed)
         worker.sig_failed.connect(self._on_listing_failed)
         worker.start()
@@ -272,8 +273,8 @@ class OpenModelDialog(QDialog):
         if chosen is None or chosen[1] in self._descriptions or self._describing is not None or self._closed:
             return  # a description on its way starts the next one when it arrives
         task, name = chosen
-        job = lambda _progress, _stop: describe_model(name, task)  # noqa: E731
-        worker = self._describing = Worker(job, name, self)
+        job = lambda _state: describe_model(name, task)  # noqa: E731
+        worker = self._describing = Worker(job, TaskState(name), self)
         # Bound methods: the dialog is the receiver, so a late signal dies with it.
         worker.sig_succeeded.connect(self._on_described)
         worker.sig_failed.connect(self._on_describing_failed)

@@ -1,12 +1,14 @@
-"""Long work off the GUI thread: probed runs, model loading, summaries.
+"""Long work off the GUI thread: model loading, runs, summaries, comparisons, sweeps, graphs.
 
-A :class:`Worker` runs one plain function ``job(on_progress, should_stop)``
-on its own ``QThread`` and reports only through signals, which Qt queues to
-the GUI thread. :meth:`Worker.cancel` makes ``should_stop()`` answer True; the
-core asks it between modules, so a cancelled run really stops rather than
-running on with its result thrown away.
+A :class:`Worker` runs one :data:`~inspector.core.task.Job` (a plain function
+of its :class:`~inspector.core.task.TaskState`) on its own ``QThread`` and
+reports only through signals, which Qt queues to the GUI thread.
+:meth:`Worker.cancel` asks the state to stop; the core checks it between
+modules, so a cancelled run really stops rather than running on with its
+result thrown away. Only the window's controller makes workers (one queue
+of model work); panels ask the controller.
 
-The window owns its workers, cancels them and waits for them before it
+The controller cancels its workers and waits for them before the window
 closes: a thread must never outlive the objects it reports to. A job stuck
 in a model's own code (a forward that never returns, never entering another
 module where the stop is asked) cannot be stopped: after a bounded wait it
@@ -20,23 +22,13 @@ from __future__ import annotations
 
 import importlib
 import sys
-import threading
 import time
 import traceback
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal
 
-if TYPE_CHECKING:
-    from inspector.core.inputs import InputSpec, ModelInput
-    from inspector.core.probe import ProbeRun
-    from inspector.core.session import Session
-
-ProgressCallback = Callable[[int, int], None]
-StopCallback = Callable[[], bool]
-Job = Callable[[ProgressCallback, StopCallback], Any]
-"""A plain function of (on_progress, should_stop) that returns a result or raises."""
+from inspector.core.task import Job, TaskState
 
 PROGRESS_INTERVAL_S = 0.05
 """At most one progress signal per interval: a faster stream would only flood the event loop."""
@@ -47,30 +39,41 @@ class Worker(QThread):
 
     sig_progressed = Signal(int, int)
     """(done, total) as the job goes, at most every 50 ms."""
+    sig_partial = Signal(object)
+    """One partial result of the job (a sweep's entry), as soon as it came."""
     sig_succeeded = Signal(object)
     """The job's return value."""
     sig_failed = Signal(object, str)
     """The exception the job raised, and its formatted traceback."""
 
-    def __init__(self, job: Job, description: str, parent: QObject | None = None) -> None:
+    def __init__(self, job: Job, state: TaskState, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.description = description
-        """What the job is, for the status bar ("Running resnet18")."""
+        self.state = state
+        """The job's progress, stop request and partial results."""
         self._job = job
-        self._stop = threading.Event()
         self._last_progress = 0.0
-        self.watch: Any = None
+        state.on_progress = self._progress
+        state.on_partial = self.sig_partial.emit
+        self.setObjectName(f"worker: {state.description}")
+
+    @property
+    def description(self) -> str:
+        """What the job is, for the status bar ("Running resnet18")."""
+        return self.state.description
+
+    @property
+    def watch(self) -> Any:
         """The :class:`inspector.core.watch.ModuleWatch` of the job's thread while it runs (None before)."""
-        self.setObjectName(f"worker: {description}")
+        return self.state.watch
 
     def cancel(self) -> None:
         """Ask the job to stop at its next check."""
-        self._stop.set()
+        self.state.request_stop()
 
     @property
     def cancel_requested(self) -> bool:
         """True once :meth:`cancel` was called."""
-        return self._stop.is_set()
+        return self.state.stop_requested
 
     def run(self) -> None:
         watch = None
@@ -78,8 +81,8 @@ class Worker(QThread):
             if "torch" in sys.modules:  # a load imports torch itself; nothing to watch before
                 from inspector.core.watch import ModuleWatch
 
-                watch = self.watch = ModuleWatch().install()
-            result = self._job(self._progress, self._stop.is_set)
+                watch = self.state.watch = ModuleWatch().install()
+            result = self._job(self.state)
         except BaseException as error:  # noqa: BLE001 - sys.exit or KeyboardInterrupt in a model's code too
             # A signal never raises on this thread: whatever came here is the
             # job's own failure, reported to the window, never lost.
@@ -130,26 +133,6 @@ def abandoned_running() -> list[Worker]:
     return list(_abandoned)
 
 
-def probe_job(session: Session, spec: InputSpec | ModelInput, device: str, mode: str) -> Job:
-    """The job of one run: move the model to ``device``, check the input fits, run it.
-
-    Moving a big model to an accelerator takes time too, so it happens here,
-    off the GUI thread, like the run itself.
-    """
-
-    def job(on_progress: ProgressCallback, should_stop: StopCallback) -> ProbeRun:
-        from inspector.core.inputs import check_fits
-
-        session.set_input(spec)
-        session.mode = mode
-        if str(session.device) != device:
-            session.move_to(device)
-        check_fits(spec, session.device)
-        return session.run(on_progress=on_progress, should_stop=should_stop)
-
-    return job
-
-
 def preload_torch_libraries() -> bool:
     """Load torch's C++ libraries without holding the GIL, before ``import torch`` does it with it.
 
@@ -195,7 +178,7 @@ def load_job(
     them imported (pyqtgraph takes most of a second) rather than stalling on them.
     """
 
-    def job(on_progress: ProgressCallback, should_stop: StopCallback) -> Any:
+    def job(state: TaskState) -> Any:
         preload_torch_libraries()
         from inspector.core.session import Session
 
@@ -215,7 +198,7 @@ def session_file_job(path: str, *, trust: bool = False) -> Job:
     restored (the session opened all the same).
     """
 
-    def job(on_progress: ProgressCallback, should_stop: StopCallback) -> Any:
+    def job(state: TaskState) -> Any:
         preload_torch_libraries()
         from inspector.core.session_file import open_session
 

@@ -27,6 +27,10 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QBrush, QColor, QFont, QIcon
 
+from inspector.core.formatting import format_number, format_shape, format_shapes
+
+__all__ = ["format_number", "format_shape", "format_shapes", "ModuleTreeModel", "ModuleFilterProxy"]
+
 if TYPE_CHECKING:
     from inspector.core.probe import CallRecord, ProbeRun
     from inspector.core.tree import ModuleNode
@@ -46,7 +50,6 @@ _NUMBER_ALIGNMENT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCen
 QUALIFIED_NAME_ROLE = Qt.ItemDataRole.UserRole
 """Column 0 carries the module's qualified name (``""`` for the root) in this role."""
 
-MAX_SHAPES_SHOWN = 3
 MAX_ALIASES_SHOWN = 8
 
 FAILED_BACKGROUND = QColor("#f8d3d0")
@@ -54,28 +57,6 @@ FAILED_FOREGROUND = QColor("#9b1c12")
 NOT_RUN_FOREGROUND = QColor("#9a9a9a")
 STALE_FOREGROUND = QColor("#8a8a8a")
 REPLACED_FOREGROUND = QColor("#2158a8")
-
-
-def format_shape(shape: Iterable[int]) -> str:
-    """``[1, 512]``: the way torch prints ``list(tensor.shape)``."""
-    return "[" + ", ".join(str(s) for s in shape) + "]"
-
-
-def format_shapes(shapes: list[list[int]]) -> str:
-    """Every output tensor's shape, the first few when there are many."""
-    if not shapes:
-        return "no tensor"
-    shown = ", ".join(format_shape(s) for s in shapes[:MAX_SHAPES_SHOWN])
-    if len(shapes) > MAX_SHAPES_SHOWN:
-        shown += f", … (+{len(shapes) - MAX_SHAPES_SHOWN})"
-    return shown
-
-
-def format_number(value: float | None) -> str:
-    """A statistic in four significant digits; an em dash when there is none."""
-    if value is None:
-        return "—"
-    return f"{value:.4g}"
 
 
 class ModuleTreeModel(QAbstractItemModel):

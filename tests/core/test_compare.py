@@ -11,7 +11,7 @@ from inspector.core.compare import capture_outputs, compare_runs, compare_sessio
 from inspector.core.inputs import InputSpec
 from inspector.core.loading import build_torchvision
 from inspector.core.session import Session
-from tests.helpers import assert_unchanged, snapshot
+from tests.helpers import EditHistory, assert_unchanged, snapshot
 
 SHAPE = (1, 3, 64, 64)
 
@@ -100,15 +100,16 @@ def test_layer1_0_replaced_distances_match_torch():
 
 def test_compare_session_leaves_model_and_history_as_they_were():
     session = resnet18_session()
-    session.replace_with_identity("layer1.0")
-    session.replace_with_identity("fc")
-    session.undo()  # fc back; the redo stack holds it
+    history = EditHistory(session.editor)
+    history.replace_with_identity("layer1.0")
+    history.replace_with_identity("fc")
+    history.undo()  # fc back; the redo stack holds it
     before = snapshot(session.model)
     compare_session(session)
     assert_unchanged(session.model, before)
     assert session.replaced == ["layer1.0"]
-    assert session.editor.redo_text == "Replace fc with Identity"
-    assert session.editor.undo_text == "Replace layer1.0 with Identity"
+    history.redo()  # the Edit objects still fit the model: the same Identity goes back in
+    assert session.replaced == ["layer1.0", "fc"]
     # The two runs it made are the session's baseline and last run.
     assert session.baseline_run is not None and session.baseline_run.records["layer1.0"].type_name == "BasicBlock"
     assert session.last_run is not None and session.last_run.records["layer1.0"].type_name == "Identity"

@@ -36,10 +36,10 @@ def test_cuda_run_matches_the_cpu_run():
 
 def test_stashed_originals_follow_to_cuda_and_back():
     session = Session.open("resnet18")
-    session.replace_with_identity("layer4")
+    edit = session.replace_with_identity("layer4")
     session.move_to("cuda")
     assert session.editor.original("layer4").conv1.weight.is_cuda
-    session.undo()
+    session.revert(edit)
     assert session.model.layer4.conv1.weight.is_cuda
     assert session.run().ok
     session.replace_with_identity("fc")

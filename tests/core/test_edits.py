@@ -14,7 +14,7 @@ from inspector.core.edits import ModelEditor
 from inspector.core.errors import DeviceError, EditError
 from inspector.core.loading import LoadedModel, build_torchvision
 from inspector.core.session import Session
-from tests.helpers import assert_unchanged, snapshot, trace
+from tests.helpers import EditHistory, assert_unchanged, snapshot, trace
 from tests.models import Nested, TinyCNN
 
 X = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
@@ -53,7 +53,7 @@ def test_restore_puts_back_the_very_same_object_and_output(resnet18):
 
 
 def test_undo_redo_history(resnet18):
-    editor = ModelEditor(resnet18)
+    editor = EditHistory(ModelEditor(resnet18))
     assert not editor.can_undo and not editor.can_redo and editor.undo_text is None
     original = resnet18.layer4
     editor.replace_with_identity("layer4")
@@ -77,7 +77,7 @@ def test_undo_redo_history(resnet18):
 
 def test_restore_all_and_its_undo(resnet18):
     before = snapshot(resnet18)
-    editor = ModelEditor(resnet18)
+    editor = EditHistory(ModelEditor(resnet18))
     for path in ("layer1.0", "layer1", "layer2.1.conv2", "fc"):
         editor.replace_with_identity(path)
     identities = {p: resnet18.get_submodule(p) for p in ("layer1", "layer2.1.conv2", "fc")}
@@ -122,7 +122,7 @@ def test_refusals_add_nothing(resnet18, path, message):
         editor.replace_with_identity(path)
     with pytest.raises(EditError):
         editor.restore(path)
-    assert not editor.can_undo
+    assert editor.replaced == []
     assert_unchanged(resnet18, before)
 
 
@@ -169,7 +169,7 @@ def test_stashed_originals_follow_a_dtype_move(resnet18):
 def test_a_restored_module_follows_the_model_even_without_move_stash():
     torch.manual_seed(0)
     model = Nested()
-    editor = ModelEditor(model)
+    editor = EditHistory(ModelEditor(model))
     editor.replace_with_identity("head")
     model.double()
     editor.undo()
@@ -226,7 +226,7 @@ _ops = st.lists(
 )
 
 
-def _check_only_identities_were_added(model: nn.Module, editor: ModelEditor, original: dict[str, nn.Module], attrs: dict[str, list[str]]) -> None:
+def _check_only_identities_were_added(model: nn.Module, editor: EditHistory, original: dict[str, nn.Module], attrs: dict[str, list[str]]) -> None:
     for name, module in model.named_modules(remove_duplicate=False):
         assert name in original, f"an edit added the module {name!r}"
         if module is not original[name]:
@@ -257,7 +257,7 @@ def _check_sequence(name: str, ops: list[tuple[str, int]]) -> None:
     before = snapshot(model)
     with torch.no_grad():
         expected = model(_INPUTS[name])
-    editor = ModelEditor(model)
+    editor = EditHistory(ModelEditor(model))
     for op, index in ops:
         try:
             replaced = editor.replaced
@@ -290,3 +290,16 @@ def _check_sequence(name: str, ops: list[tuple[str, int]]) -> None:
     assert_unchanged(model, before)
     with torch.no_grad():
         assert torch.equal(model(_INPUTS[name]), expected)
+
+
+def test_an_edit_reverted_out_of_order_is_refused_and_changes_nothing(resnet18):
+    before = snapshot(resnet18)
+    editor = ModelEditor(resnet18)
+    replaced = editor.replace_with_identity("fc")
+    restored = editor.restore("fc")
+    with pytest.raises(EditError, match="undo and redo the later edits first"):
+        editor.revert(replaced)  # the restore is still in place
+    assert editor.replaced == [] and isinstance(resnet18.fc, nn.Linear)
+    editor.revert(restored)
+    editor.revert(replaced)
+    assert_unchanged(resnet18, before)

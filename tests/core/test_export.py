@@ -91,7 +91,7 @@ def test_csv_and_report_hold_the_run_statistics(exported):
     assert [r["name"] for r in rows] == [layer["name"] for layer in report["layers"]]
     conv1 = next(r for r in rows if r["name"] == "conv1")
     stats = run.records["conv1"].first.stats
-    assert conv1["output_shapes"] == "1x64x32x32"
+    assert json.loads(conv1["output_shapes"]) == [[1, 64, 32, 32]]
     assert float(conv1["mean"]) == stats.mean and float(conv1["max"]) == stats.max
     assert int(conv1["numel"]) == 64 * 32 * 32
     fc = next(r for r in rows if r["name"] == "fc")

@@ -40,7 +40,7 @@ def _assert_removal_equals_deletion(model: nn.Module, container: str, k: int, ar
         full = call(model)
     original = model.get_submodule(f"{container}.{k}")
     editor = ModelEditor(model)
-    editor.replace_with_identity(f"{container}.{k}")
+    edit = editor.replace_with_identity(f"{container}.{k}")
     stand_in = model.get_submodule(f"{container}.{k}")
     assert isinstance(stand_in, nn.Identity) and isinstance(stand_in, PassThroughIdentity)
     with torch.no_grad():
@@ -54,7 +54,7 @@ def _assert_removal_equals_deletion(model: nn.Module, container: str, k: int, ar
     assert run.records[f"{container}.{k}"].type_name == "Identity"
     assert run.records[f"{container}.{k}"].calls
     # Undo puts the very same object back, weights untouched.
-    editor.undo()
+    editor.revert(edit)
     assert model.get_submodule(f"{container}.{k}") is original
     assert_unchanged(model, before)
     with torch.no_grad():

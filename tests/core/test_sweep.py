@@ -94,7 +94,7 @@ def test_resnet18_layer1_0_distance_matches_torch(resnet18_sweep):
 def test_resnet18_sweep_leaves_the_model_exactly_as_it_was(resnet18_sweep):
     session, before, _ = resnet18_sweep
     assert_unchanged(session.model, before)
-    assert session.replaced == [] and not session.editor.can_undo and not session.editor.can_redo
+    assert session.replaced == []
 
 
 def test_prefix_replay_gives_the_same_numbers_as_full_forwards():
@@ -153,7 +153,7 @@ def test_sweep_keeps_existing_edits_and_skips_them():
     assert result.baseline_output_shapes == [[1, 512]]
     assert all(e.ok and e.output_shapes == [[1, 512]] for e in result.entries)
     assert sweep(session, only_types=["Identity"]).candidates == []  # fc is already an Identity
-    assert session.replaced == ["fc"] and session.editor.undo_text == "Replace fc with Identity"
+    assert session.replaced == ["fc"] and type(session.model.fc).__name__ == "Identity"
     assert_unchanged(session.model, before)
 
 

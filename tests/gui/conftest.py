@@ -131,11 +131,15 @@ def small_resnet18_session() -> Any:
 
 
 @pytest.fixture
-def panel_widget(qtbot: Any) -> Any:
-    """A panel class -> an instance of it, 900x700, closed after the test."""
+def panel_widget(qtbot: Any, prompts: ScriptedPrompts) -> Any:
+    """A panel class -> an instance of it on a controller of its own (``panel.controller``), 900x700,
+    closed after the test; ``panel.controller.set_session(session)`` gives it a model."""
+    from inspector.gui.controller import SessionController
 
     def make(panel_class: Any) -> Any:
-        widget = panel_class()
+        controller = SessionController(prompts)
+        widget = panel_class(controller)
+        controller.setParent(widget)
         qtbot.addWidget(widget)
         widget.resize(900, 700)
         return widget

@@ -29,7 +29,7 @@ def row_of(panel: ComparePanel, name: str) -> int:
 
 def test_compare_layer1_0_on_the_worker(qtbot, panel, session):
     session.replace_with_identity("layer1.0")
-    panel.set_session(session)
+    panel.controller.set_session(session)
     with qtbot.waitSignal(panel.sig_comparison_ready, timeout=TIMEOUT_MS) as ready:
         qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
     comparison = ready.args[0]
@@ -49,7 +49,7 @@ def test_compare_layer1_0_on_the_worker(qtbot, panel, session):
 
 def test_fc_shapes_changed_are_marked(qtbot, panel, session):
     session.replace_with_identity("fc")
-    panel.set_session(session)
+    panel.controller.set_session(session)
     with qtbot.waitSignal(panel.sig_comparison_ready, timeout=TIMEOUT_MS):
         panel.start()
     assert "Output shapes changed" in panel.summary_label.text()

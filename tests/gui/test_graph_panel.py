@@ -114,7 +114,7 @@ def panel(panel_widget: Any) -> GraphPanel:
 
 
 def draw(panel: GraphPanel, session: Any, qtbot: Any) -> Any:
-    panel.set_session(session)
+    panel.controller.set_session(session)
     run = session.run()
     with qtbot.waitSignal(panel.sig_graph_shown, timeout=TIMEOUT_MS) as shown:
         panel.run_finished(run)

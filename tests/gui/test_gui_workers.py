@@ -188,3 +188,31 @@ def test_a_job_that_ends_before_start_returns_still_reports(open_window, qtbot, 
     with qtbot.waitSignal(window.sig_run_finished, timeout=10_000) as finished:
         window.actions["actionRun"].trigger()
     assert finished.args[0] is not None and finished.args[0].ok
+
+
+def test_model_work_goes_through_one_queue_and_busy_is_said_once(open_window, qtbot):
+    from inspector.core.task import TaskState
+    from inspector.gui.controller import TaskRequest
+
+    window = start_slow_run(open_window, qtbot)
+    controller = window.controller
+    order: list[str] = []
+    busy: list[bool] = []
+    controller.sig_busy_changed.connect(busy.append)
+
+    def request(name: str) -> TaskRequest:
+        return TaskRequest("compare", lambda state: name, TaskState(name), order.append,
+                           lambda error, trace: order.append(f"failed: {error}"))
+
+    assert controller.submit(request("refused")) is False  # the model is busy: refused, not queued
+    assert controller.submit(request("queued"), wait_turn=True)
+    window.cancel_run()
+    qtbot.waitUntil(lambda: order == ["queued"] and not controller.busy, timeout=TIMEOUT_MS)
+    assert busy[-1] is False and busy.count(False) == 1  # idle once, after the queued task too
+
+
+def test_no_panel_makes_its_own_worker():
+    panels = Path(__file__).resolve().parents[2] / "inspector" / "gui" / "panels"
+    for path in panels.glob("*.py"):
+        text = path.read_text()
+        assert "run_worker" not in text and "QThread" not in text, path.name

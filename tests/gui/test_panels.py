@@ -99,6 +99,13 @@ def test_plots_save_as_png_and_statistics_as_csv(window, prompts, qtbot, tmp_pat
     with open(prompts.save_path, newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert [row["name"] for row in rows] == window.session.last_run.execution_order()
+    # The columns of the export's layers.csv, params and replaced from the tree the window shows.
+    from inspector.core.layer_table import CSV_COLUMNS
+
+    assert tuple(rows[0]) == CSV_COLUMNS
+    conv1 = next(row for row in rows if row["name"] == "conv1")
+    assert conv1["params"] == str(64 * 3 * 7 * 7) and conv1["replaced"] == "False"
+    assert conv1["output_shapes"] == "[[1, 64, 112, 112]]"
 
 
 def test_details_of_a_replaced_module_name_the_original(window, qtbot):

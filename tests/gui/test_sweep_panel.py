@@ -28,10 +28,10 @@ def column_texts(panel: SweepPanel, column: int) -> list[str]:
 
 def test_sweep_fills_table_and_bars_and_leaves_the_model(qtbot, panel, session):
     before = snapshot(session.model)
-    panel.set_session(session)
+    panel.controller.set_session(session)
     panel.only_edit.setText("Sequential, BatchNorm2d")
     busy: list[bool] = []
-    panel.sig_busy_changed.connect(busy.append)
+    panel.controller.sig_busy_changed.connect(busy.append)
     with qtbot.waitSignal(panel.sig_finished, timeout=TIMEOUT_MS) as finished:
         qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
         assert panel.running and not panel.start_button.isEnabled() and panel.cancel_button.isEnabled()
@@ -51,7 +51,7 @@ def test_sweep_fills_table_and_bars_and_leaves_the_model(qtbot, panel, session):
 
 
 def test_sort_by_relative_l2_is_numeric_with_failures_last(qtbot, panel, session):
-    panel.set_session(session)
+    panel.controller.set_session(session)
     with qtbot.waitSignal(panel.sig_finished, timeout=TIMEOUT_MS):
         panel.start(only_types=["Sequential", "BatchNorm2d"])
     panel.table.sortByColumn(4, Qt.SortOrder.AscendingOrder)
@@ -61,7 +61,7 @@ def test_sort_by_relative_l2_is_numeric_with_failures_last(qtbot, panel, session
 
 
 def test_double_click_asks_for_that_edit(qtbot, panel, session):
-    panel.set_session(session)
+    panel.controller.set_session(session)
     with qtbot.waitSignal(panel.sig_finished, timeout=TIMEOUT_MS):
         panel.start(under="layer4.1")
     index = panel.proxy.index(2, 0)
@@ -83,7 +83,7 @@ def test_double_click_asks_for_that_edit(qtbot, panel, session):
 
 def test_cancel_stops_and_restores(qtbot, panel, session):
     before = snapshot(session.model)
-    panel.set_session(session)
+    panel.controller.set_session(session)
     with qtbot.waitSignal(panel.sig_finished, timeout=TIMEOUT_MS) as finished:
         panel.start()
         panel.cancel()
@@ -96,7 +96,7 @@ def test_cancel_stops_and_restores(qtbot, panel, session):
 
 def test_busy_model_and_no_session_disable_start(qtbot, panel, session):
     assert not panel.start_button.isEnabled() and not panel.start()
-    panel.set_session(session)
+    panel.controller.set_session(session)
     panel.set_busy(True)
     assert not panel.start_button.isEnabled() and not panel.start()
     panel.set_busy(False)
@@ -104,7 +104,7 @@ def test_busy_model_and_no_session_disable_start(qtbot, panel, session):
 
 
 def test_bad_filter_is_shown_not_raised(qtbot, panel, session):
-    panel.set_session(session)
+    panel.controller.set_session(session)
     with qtbot.waitSignal(panel.sig_finished, timeout=TIMEOUT_MS) as finished:
         panel.start(only_types=["Conv3d"])
     assert finished.args == [None]
@@ -112,7 +112,7 @@ def test_bad_filter_is_shown_not_raised(qtbot, panel, session):
 
 
 def test_shut_down_waits_for_the_worker(qtbot, panel, session):
-    panel.set_session(session)
+    panel.controller.set_session(session)
     assert panel.start()
     panel.shut_down()
     assert not panel.running

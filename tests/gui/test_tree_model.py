@@ -14,6 +14,7 @@ from inspector.gui.tree_model import (
     ModuleFilterProxy,
     ModuleTreeModel,
 )
+from tests.helpers import EditHistory
 
 
 @pytest.fixture
@@ -40,11 +41,12 @@ def test_the_model_passes_qtmodeltester(qtmodeltester, tree_model, session):
 
 def test_the_model_stays_consistent_through_edits(qtmodeltester, tree_model, session):
     qtmodeltester.check(tree_model, force_py=True)  # keeps watching the model's signals from here
-    apply(tree_model, session, session.replace_with_identity("layer2"))
-    apply(tree_model, session, session.replace_with_identity("layer3.0"))
-    apply(tree_model, session, session.undo())
-    apply(tree_model, session, session.restore_all())
-    apply(tree_model, session, session.undo())
+    history = EditHistory(session.editor)
+    apply(tree_model, session, history.replace_with_identity("layer2"))
+    apply(tree_model, session, history.replace_with_identity("layer3.0"))
+    apply(tree_model, session, history.undo())
+    apply(tree_model, session, history.restore_all())
+    apply(tree_model, session, history.undo())
     qtmodeltester.check(tree_model, force_py=True)
     assert tree_model.find("layer2").type_name == "Identity"
     assert tree_model.find("layer2").children == []
@@ -84,7 +86,8 @@ def test_an_edit_emits_narrow_signals_and_keeps_other_indexes(tree_model, sessio
     edited = QPersistentModelIndex(tree_model.index_of("layer2"))
     inside = QPersistentModelIndex(tree_model.index_of("layer2.0.conv1"))
 
-    apply(tree_model, session, session.replace_with_identity("layer2"))
+    edit = session.replace_with_identity("layer2")
+    apply(tree_model, session, edit)
 
     assert resets == [] and layouts == []
     assert removed == [("layer2", 0, 1)]  # layer2's two blocks left the tree
@@ -93,7 +96,8 @@ def test_an_edit_emits_narrow_signals_and_keeps_other_indexes(tree_model, sessio
     assert edited.isValid() and edited.sibling(edited.row(), 1).data() == "Identity"
     assert not inside.isValid()
 
-    apply(tree_model, session, session.undo())
+    session.revert(edit)
+    apply(tree_model, session, edit)
     assert inserted == [("layer2", 0, 1)]
     assert resets == [] and layouts == []
     assert kept.isValid()

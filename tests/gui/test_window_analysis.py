@@ -125,3 +125,31 @@ def test_the_tree_is_tinted_by_how_far_each_output_moved(window, qtbot):
     assert tint("fc") is not None
     assert comparison.modules["conv1"].relative_l2 == 0
     assert tint("conv1") is None
+
+
+def test_the_shown_run_is_published_once_and_every_view_shows_that_run(window, qtbot):
+    tabs = analysis(window, qtbot)
+    window.input_panel.shape_edit.setText("1,3,64,64")
+    baseline = run(window, qtbot)
+    window.select_module("layer4.1")
+    window.actions["actionReplaceIdentity"].trigger()
+    published: list[tuple[object, object]] = []
+    window.controller.sig_run_shown.connect(lambda shown, before: published.append((shown, before)))
+    edited = run(window, qtbot)
+    assert published == [(edited, baseline)]
+    qtbot.waitUntil(lambda: window.plots.run is edited and tabs.compare.comparison is not None, timeout=TIMEOUT_MS)
+    assert window.tree_model.run is edited
+    assert window.plots.baseline_series is not None
+    assert tabs.compare.comparison.modules["layer4.1"].current_type == "Identity"
+    # The plots draw the run they are given, not whatever the session holds.
+    window.controller.sig_run_shown.emit(baseline, None)
+    qtbot.waitUntil(lambda: window.plots.run is baseline, timeout=TIMEOUT_MS)
+    assert window.session.last_run is edited and window.plots.baseline_series is None
+
+
+def test_no_module_of_the_window_imports_the_main_window():
+    from pathlib import Path
+
+    gui = Path(__file__).resolve().parents[2] / "inspector" / "gui"
+    importers = [p.name for p in gui.rglob("*.py") if "inspector.gui.main_window" in p.read_text()]
+    assert importers == ["app.py"]

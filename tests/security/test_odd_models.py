@@ -214,11 +214,12 @@ def test_a_module_registered_inside_itself_is_one_line(tmp_path, capsys, models_
 
 
 def test_a_module_registered_inside_itself_is_a_clear_error_in_the_gui_loader(models_file):
+    from inspector.core.task import TaskState
     from inspector.gui.run_worker import load_job
 
     # The GUI shows an InspectorError's message as it is, without a traceback.
     with pytest.raises(ModelLoadError, match="inside itself"):
-        load_job(f"{models_file}:itself")(lambda done, total: None, lambda: False)
+        load_job(f"{models_file}:itself")(TaskState())
 
 
 def test_the_tree_of_a_module_registered_inside_itself_ends(models_file):
@@ -253,11 +254,11 @@ def test_an_edit_deep_in_a_shared_module_at_every_level_is_made_and_undone_at_on
     session = Session.open(f"{models_file}:diamond")
     deep = ".".join(["left"] * 29)
     original = session.model.get_submodule(deep)
-    session.replace_with_identity(deep)  # looked up along its path, not among its 2**30 paths
+    edit = session.replace_with_identity(deep)  # looked up along its path, not among its 2**30 paths
     # (booleans only: a failing assertion would print the module, whose repr has 2**30 lines)
     replaced = isinstance(session.model.get_submodule(deep), nn.Identity)
     assert replaced
-    session.undo()
+    session.revert(edit)
     restored = session.model.get_submodule(deep) is original
     assert restored
     with pytest.raises(InspectorError, match="no submodule"):

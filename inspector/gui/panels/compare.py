@@ -8,17 +8,16 @@ use to colour the module tree.
 
 API for the window:
 
-- :meth:`set_session` with the session (or None); :meth:`set_busy` while
-  other work uses the model;
-- :meth:`start` runs :func:`inspector.core.compare.compare_session` on a
-  worker (the unedited model and the edited one on the same input, every
-  distance filled); :meth:`set_runs` shows a quick comparison of two runs
-  the window already has (statistic deltas only, no distances);
-  :meth:`show_comparison` shows any Comparison; :meth:`shut_down` before
-  the window closes;
-- signals ``sig_module_clicked(str)``, ``sig_busy_changed(bool)`` (the window
-  must make no edit and start no run while True) and
-  ``sig_comparison_ready(object)`` with the Comparison, e.g. for the tree's colours.
+- made with the window's controller, it follows the controller's session
+  and busy state by itself;
+- :meth:`start` asks the controller to run
+  :func:`inspector.core.compare.compare_session` (the unedited model and the
+  edited one on the same input, every distance filled); :meth:`set_runs`
+  shows a quick comparison of two runs the window already has (statistic
+  deltas only, no distances); :meth:`show_comparison` shows any Comparison;
+  :meth:`shut_down` before the window closes;
+- signals ``sig_module_clicked(str)`` and ``sig_comparison_ready(object)``
+  with the Comparison, e.g. for the tree's colours.
 """
 
 from __future__ import annotations
@@ -26,14 +25,13 @@ from __future__ import annotations
 import html
 import math
 import os
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
 
 import numpy as np
 import PySide6  # noqa: F401 - imported before pyqtgraph so that it picks PySide6
-from PySide6.QtCore import QModelIndex, Qt, Signal
+from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -49,12 +47,12 @@ import pyqtgraph as pg  # noqa: E402 - after PySide6, see above
 from inspector.gui.panels.plot_items import BACKGROUND, ERROR, MEAN, style_plot
 from inspector.gui.panels.model_work import ModelWorkPanel
 from inspector.gui.panels.row_table import RIGHT, RowTableModel, shapes_text, sorted_table, table_over_plot
-from inspector.gui.run_worker import Worker
 
 if TYPE_CHECKING:
     from inspector.core.compare import Comparison, ModuleComparison
     from inspector.core.probe import ProbeRun
     from inspector.core.session import Session
+    from inspector.gui.controller import SessionController
 
 MOVED_FLOOR = 1e-4
 """Relative L2 below this is drawn as unchanged (float rounding, not an effect of the edit)."""
@@ -83,7 +81,7 @@ def _shapes_text(shapes: list[list[int]]) -> str:
 
 
 def _number(value: float | None) -> str:
-    return "—" if value is None else f"{value:+.4g}"
+    return "—" if value is None else f"{value:+.4g}"  # a delta: signed, unlike format_number
 
 
 class CompareTableModel(RowTableModel["ModuleComparison"]):
@@ -139,10 +137,11 @@ class ComparePanel(ModelWorkPanel):
     sig_comparison_ready = Signal(object)
     """A Comparison now shown (for the tree to colour modules by how far their output moved)."""
 
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
+    def __init__(self, controller: SessionController, parent: QWidget | None = None) -> None:
+        super().__init__(controller, parent)
         self.setObjectName("comparePanel")
         self.comparison: Comparison | None = None
+        self._pending_runs: tuple[ProbeRun, ProbeRun] | None = None
 
         self.summary_label = QLabel(self)
         self.summary_label.setObjectName("compareSummary")
@@ -184,44 +183,37 @@ class ComparePanel(ModelWorkPanel):
         layout.addWidget(splitter, 1)
 
         self.start_button.clicked.connect(self._on_start_button_clicked)
-        self.set_session(None)
+        self.set_session(controller.session)
+        controller.sig_run_shown.connect(self._on_controller_run_shown)
+        if controller.shown is not None:
+            self._on_controller_run_shown(*controller.shown)
 
     # ----------------------------------------------------------------- API
 
     def set_session(self, session: Session | None) -> None:
         """Compare runs of this session from now on; clears what is shown."""
-        self._session = session
+        super().set_session(session)
+        self._pending_runs = None
         self.show_comparison(None)
         self._update_controls()
 
     def start(self) -> bool:
-        """Run the baseline and the edited model on a worker and show the comparison; False when it cannot start."""
-        if not self.can_start():
-            return False
+        """Ask for the baseline and the edited model to be run and show the comparison; False when not now."""
+        from inspector.core.task import compare_job
+
         session = self._session
-
-        def job(on_progress: Callable[[int, int], None], should_stop: Callable[[], bool]) -> Comparison | None:
-            from inspector.core.compare import compare_session
-
-            return compare_session(session, on_progress=on_progress, should_stop=should_stop)
-
-        worker = Worker(job, f"Comparing {session.source} with its unedited model", self)
-        worker.sig_progressed.connect(self._on_worker_progressed)
-        worker.sig_succeeded.connect(self._on_worker_succeeded)
-        worker.sig_failed.connect(self._on_worker_failed)
-        worker.finished.connect(worker.deleteLater)
-        self._worker = worker
+        if session is None or not self.can_start():
+            return False
         self.progress.setRange(0, 0)
         self.progress.setVisible(True)
         self.summary_label.setText("Running the unedited model, then the edited one…")
-        worker.start()
-        self._update_controls()
-        self.sig_busy_changed.emit(True)
-        return True
-
-    def cancel(self) -> None:
-        if self._worker is not None:
-            self._worker.cancel()
+        started = self._request("compare", compare_job(session), f"Comparing {session.source} with its unedited model",
+                                self._on_worker_succeeded, self._on_worker_failed,
+                                on_progress=self._on_worker_progressed)
+        if not started:
+            self.progress.setVisible(False)
+            self.summary_label.setText(self._summary(self.comparison))
+        return started
 
     def set_runs(self, baseline: ProbeRun | None, current: ProbeRun | None) -> None:
         """Show a comparison of two runs the window already has (statistic deltas; distances only where kept)."""
@@ -241,6 +233,18 @@ class ComparePanel(ModelWorkPanel):
         self.summary_label.setText(self._summary(comparison))
         if comparison is not None:
             self.sig_comparison_ready.emit(comparison)
+
+    def _on_controller_run_shown(self, run: ProbeRun, baseline: ProbeRun | None) -> None:
+        """A run with edits in place: the quick comparison with the baseline the session already has."""
+        if baseline is not None:
+            # In the next turn of the event loop: the tree and the plots draw the run first.
+            self._pending_runs = (baseline, run)
+            QTimer.singleShot(0, self._show_pending_runs)
+
+    def _show_pending_runs(self) -> None:
+        pending, self._pending_runs = self._pending_runs, None
+        if pending is not None:
+            self.set_runs(*pending)
 
     def select_module(self, name: str) -> bool:
         """Select the row of ``name``; False when it is not in the comparison."""
@@ -262,14 +266,12 @@ class ComparePanel(ModelWorkPanel):
         self.progress.setValue(done)
 
     def _on_worker_succeeded(self, comparison: Comparison | None) -> None:
-        self._finish()
         if comparison is None:
             self.summary_label.setText("Comparison cancelled.")
             return
         self.show_comparison(comparison)
 
-    def _on_worker_failed(self, error: Exception, trace: str) -> None:
-        self._finish()
+    def _on_worker_failed(self, error: BaseException, trace: str) -> None:
         lines = str(error).strip().splitlines()
         self.summary_label.setText(f"The comparison could not run: {lines[0] if lines else type(error).__name__}")
 

@@ -12,11 +12,15 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QTextBrowser, QVBoxLayout, QWidget
 
-from inspector.gui.tree_model import format_number, format_shapes
+from inspector.core.formatting import format_number, format_shapes
 
 if TYPE_CHECKING:
+    from inspector.core.edits import Edit
     from inspector.core.probe import ProbeRun
+    from inspector.core.session import Session
     from inspector.core.tree import ModuleNode
+    from inspector.gui.controller import SessionController
+    from inspector.gui.panels.module_tree import ModuleTreePanel
 
 MAX_REPR_LINES = 40
 MAX_CALLS_SHOWN = 64
@@ -163,6 +167,42 @@ class DetailsPanel(QWidget):
             self.clear()
             return
         self.browser.setHtml(details_html(node, run, stale=stale, original=original))
+
+    def follow(self, controller: SessionController, tree_panel: ModuleTreePanel) -> None:
+        """Show the tree's current module with the run the controller shows, from now on."""
+        self._controller, self._tree_panel = controller, tree_panel
+        self._run: ProbeRun | None = None
+        self._stale = False
+        controller.sig_session_opened.connect(self._on_controller_session_opened)
+        controller.sig_run_shown.connect(self._on_controller_run_shown)
+        controller.sig_edited.connect(self._on_controller_edited)
+        tree_panel.sig_current_changed.connect(self.show_current)
+
+    def show_current(self, _name: object = None) -> None:
+        """Show the tree's current module (nothing when none)."""
+        name = self._tree_panel.current_module()
+        session = self._controller.session
+        node = self._tree_panel.tree_model.find(name) if name is not None else None
+        if node is None or name is None or session is None:
+            self.clear()
+            return
+        original = None
+        if node.replaced:
+            module = session.editor.original(name)
+            original = f"{type(module).__name__}({module.extra_repr()})" if module is not None else None
+        self.show_module(node, self._run, stale=self._stale, original=original)
+
+    def _on_controller_session_opened(self, _session: Session, _tree: ModuleNode) -> None:
+        self._run, self._stale = None, False
+        self.clear()
+
+    def _on_controller_run_shown(self, run: ProbeRun, _baseline: ProbeRun | None) -> None:
+        self._run, self._stale = run, False
+        self.show_current()
+
+    def _on_controller_edited(self, _edit: Edit) -> None:
+        self._stale = self._run is not None
+        self.show_current()
 
     def clear(self) -> None:
         """Show the hint to select a module."""

@@ -1,9 +1,10 @@
 """The Graph tab: the dataflow graph of the last run, laid out top to bottom.
 
-After each run, while this tab is shown, the panel captures the graph with a
-run of its own (:func:`inspector.core.graph.capture_session`: the graph's
-hooks and torch function mode, one more forward) on its worker, borrowing
-the model as Compare and Sweep do, and lays it out there with grandalf
+After each run, while this tab is shown, the panel asks the window's
+controller to capture the graph with a run of its own
+(:func:`inspector.core.graph.capture_session`: the graph's hooks and torch
+function mode, one more forward) in its queue of model work, as Compare and
+Sweep do, and to lay it out there with grandalf
 (:mod:`inspector.core.graph_layout`); the GUI thread only builds the scene.
 A run made while another tab is shown marks the graph stale; it is captured
 when the tab is next shown.
@@ -42,12 +43,13 @@ from PySide6.QtWidgets import QComboBox, QGraphicsScene, QHBoxLayout, QLabel, QL
 from inspector.core.graph import DataflowGraph, GraphNode, auto_depth, collapse
 from inspector.core.graph_layout import GraphLayout, layout
 from inspector.gui.panels.graph_canvas import EdgeItem, GraphCanvas, NodeItem, scale_colour
-from inspector.gui.panels.model_work import ModelWorkPanel
-from inspector.gui.run_worker import Worker
+from inspector.core.task import TaskState
+from inspector.gui.panels.model_work import CLOSE_WAIT_MS, ModelWorkPanel
 
 if TYPE_CHECKING:
     from inspector.core.probe import ProbeRun
     from inspector.core.session import Session
+    from inspector.gui.controller import SessionController
 
 STATISTICS = ("none", "mean", "std", "zero %", "NaN")
 """What the nodes can be coloured by (from the run's records)."""
@@ -102,8 +104,8 @@ class GraphPanel(ModelWorkPanel):
     sig_graph_shown = Signal(object)
     """The view now drawn (the collapsed DataflowGraph), after a capture or an open/close."""
 
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
+    def __init__(self, controller: SessionController, parent: QWidget | None = None) -> None:
+        super().__init__(controller, parent)
         self.setObjectName("graphPanel")
         self.prompts_of: Callable[[], Any] | None = None
         """Gives the window's prompts (they ask for the file to save to); tests put in their own."""
@@ -111,7 +113,7 @@ class GraphPanel(ModelWorkPanel):
         self._run: ProbeRun | None = None
         self._stale = False
         self._expanded: set[str] | None = None
-        self._layout_worker: Worker | None = None
+        self._layout_state: TaskState | None = None
         self._layout_pending: set[str] | None = None
         self._items: dict[str, NodeItem] = {}
         self._selected_module: str | None = None
@@ -165,13 +167,14 @@ class GraphPanel(ModelWorkPanel):
         self.canvas.sig_node_clicked.connect(self._on_canvas_node_clicked)
         self.canvas.sig_node_double_clicked.connect(self._on_canvas_node_double_clicked)
         self.canvas.sig_node_context_requested.connect(self._on_canvas_node_context_requested)
-        self._update_controls()
+        self.set_session(controller.session)
+        controller.sig_run_shown.connect(self._on_controller_run_shown)
 
     # ----------------------------------------------------------------- API
 
     def set_session(self, session: Session | None) -> None:
         """A new model: nothing drawn until it runs; containers open at the default depth again."""
-        self._session = session
+        super().set_session(session)
         self._run = None
         self._stale = False
         self._expanded = None
@@ -192,36 +195,35 @@ class GraphPanel(ModelWorkPanel):
         else:
             self.status_label.setText("A new run: the graph is captured when this tab is shown.")
 
+    def _on_controller_run_shown(self, run: ProbeRun, _baseline: ProbeRun | None) -> None:
+        self.run_finished(run)
+
     def mark_stale(self) -> None:
         """The model was edited: what is drawn is the model before the edit, until the next run."""
         if self.shown is not None:
             self.status_label.setText("The model changed since this graph: run (F5) to redraw it.")
 
     def refresh(self) -> bool:
-        """Capture the graph of the model as it is now on the worker (borrowing the model); False when not now."""
-        if not self._stale or not self.can_start():
-            return False
+        """Ask for the graph of the model as it is now to be captured (one more forward); False when not now."""
         session = self._session
+        if not self._stale or session is None or not self.can_start():
+            return False
         expanded = set(self._expanded) if self._expanded is not None else None
 
-        def job(on_progress: Callable[[int, int], None], should_stop: Callable[[], bool]) -> GraphShown | None:
+        def job(state: TaskState) -> GraphShown | None:
             from inspector.core.graph import capture_session
 
-            graph = capture_session(session, should_stop=should_stop)
+            graph = capture_session(session, should_stop=state.should_stop)
             if graph.cancelled:
                 return None
             return view_of(graph, expanded)
 
-        worker = Worker(job, f"Drawing the graph of {session.source}", self)
-        worker.sig_succeeded.connect(self._on_capture_worker_succeeded)
-        worker.sig_failed.connect(self._on_worker_failed)
-        worker.finished.connect(worker.deleteLater)
-        self._worker = worker
         self._stale = False
         self.status_label.setText("Capturing the graph (one more forward) and laying it out…")
-        worker.start()
-        self._update_controls()
-        self.sig_busy_changed.emit(True)
+        if not self._request("graph", job, f"Drawing the graph of {session.source}",
+                             self._on_capture_worker_succeeded, self._on_worker_failed):
+            self._stale = True
+            return False
         return True
 
     def set_busy(self, busy: bool) -> None:
@@ -231,10 +233,10 @@ class GraphPanel(ModelWorkPanel):
 
     def shut_down(self) -> None:
         super().shut_down()
-        worker = self._layout_worker
-        if worker is not None:
-            worker.wait()
-            self._layout_worker = None
+        state = self._layout_state
+        if state is not None:
+            self.controller.stop_task(state, CLOSE_WAIT_MS)
+            self._layout_state = None
 
     def select_module(self, name: str | None) -> None:
         """Outline the node of ``name`` (the closed container holding it, when it is inside one)."""
@@ -295,29 +297,36 @@ class GraphPanel(ModelWorkPanel):
     def _relayout(self, expanded: set[str]) -> bool:
         if self.shown is None:
             return False
-        if self._layout_worker is not None:
+        if self._layout_state is not None:
             self._layout_pending = expanded
             return True
+        from inspector.gui.controller import TaskRequest
+
         graph = self.shown.graph
-        worker = Worker(lambda progress, stop: view_of(graph, expanded), "Laying out the graph", self)
-        worker.sig_succeeded.connect(self._on_layout_worker_succeeded)
-        worker.sig_failed.connect(self._on_worker_failed)
-        worker.finished.connect(worker.deleteLater)
-        self._layout_worker = worker
-        worker.start()
+        state = self._layout_state = TaskState("Laying out the graph")
+
+        def mine(callback: Callable[..., None]) -> Callable[..., None]:
+            def call(*args: Any) -> None:
+                if self._layout_state is state:
+                    self._layout_state = None
+                    callback(*args)
+            return call
+
+        # Layout reads only the captured graph, never the model: it runs beside the model's queue.
+        request = TaskRequest("layout", lambda _state: view_of(graph, expanded), state,
+                              mine(self._on_layout_worker_succeeded), mine(self._on_layout_failed), uses_model=False)
+        if not self.controller.submit(request):
+            self._layout_state = None
+            return False
         return True
 
     def _on_capture_worker_succeeded(self, shown: GraphShown | None) -> None:
-        self._finish()
-        if self._closing:
-            return
         if shown is None:
             self.status_label.setText("Graph capture cancelled.")
             return
         self._show(shown, fresh=True)
 
     def _on_layout_worker_succeeded(self, shown: GraphShown) -> None:
-        self._layout_worker = None
         if self._closing:
             return
         if self.shown is not None and shown.graph is self.shown.graph:
@@ -326,11 +335,11 @@ class GraphPanel(ModelWorkPanel):
         if pending is not None:
             self._relayout(pending)
 
-    def _on_worker_failed(self, error: Exception, trace: str) -> None:
-        if self.sender() is self._layout_worker:
-            self._layout_worker = None
-        else:
-            self._finish()
+    def _on_layout_failed(self, error: BaseException, trace: str) -> None:
+        if not self._closing:
+            self._on_worker_failed(error, trace)
+
+    def _on_worker_failed(self, error: BaseException, trace: str) -> None:
         lines = str(error).strip().splitlines()
         self.status_label.setText(f"No graph: {lines[0] if lines else type(error).__name__}")
 

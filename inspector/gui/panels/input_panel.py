@@ -35,10 +35,11 @@ from PySide6.QtWidgets import (
 
 if TYPE_CHECKING:
     from inspector.core.inputs import InputSpec, ModelInput
+    from inspector.core.session import Session
+    from inspector.gui.controller import SessionController
 
 FILLS = ("randn", "rand", "zeros", "ones", "image", "randint", "arange")
 DTYPES = ("float32", "float64", "float16", "bfloat16", "int64", "int32", "uint8", "bool")
-IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.webp *.tif *.tiff);;All files (*)"
 EXTRA_COLUMNS = ("Name", "Shape", "dtype", "Fill", "Source")
 """Columns of the table of further inputs: name or position, then as the fields of the first."""
 
@@ -196,6 +197,26 @@ class InputPanel(QWidget):
         self.seed_spin.valueChanged.connect(self._on_field_changed)
 
     # ----------------------------------------------------------------- wiring
+
+    def follow(self, controller: SessionController) -> None:
+        """Show the controller's session's input, device and mode, and its runs' progress, from now on."""
+        controller.sig_session_opened.connect(self._on_controller_session_opened)
+        controller.sig_busy_changed.connect(self._on_controller_busy_changed)
+        controller.sig_run_progressed.connect(self.set_progress)
+
+    def _on_controller_session_opened(self, session: Session, _tree: object) -> None:
+        from inspector.core.devices import available_devices
+
+        self.set_running(False)
+        self.set_devices(available_devices())
+        self.set_inputs(session.inputs)
+        self.set_device(str(session.device))
+        self.set_mode(session.mode)
+        self.finish_progress("not run yet")
+
+    def _on_controller_busy_changed(self, busy: bool) -> None:
+        if not busy:
+            self.set_running(False)
 
     def attach_actions(self, run: QAction, cancel: QAction) -> None:
         """Make the Run and Cancel buttons show and trigger the window's actions."""

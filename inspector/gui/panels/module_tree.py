@@ -9,10 +9,19 @@ tree, so without a search it is detached and costs nothing.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, Qt, QTimer, Signal
 from PySide6.QtWidgets import QHeaderView, QLineEdit, QTreeView, QVBoxLayout, QWidget
 
 from inspector.gui.tree_model import QUALIFIED_NAME_ROLE, ModuleFilterProxy, ModuleTreeModel
+
+if TYPE_CHECKING:
+    from inspector.core.edits import Edit
+    from inspector.core.probe import ProbeRun
+    from inspector.core.session import Session
+    from inspector.core.tree import ModuleNode
+    from inspector.gui.controller import SessionController
 
 SEARCH_DELAY_MS = 150
 """The search filters once typing pauses this long (each pass walks the whole tree)."""
@@ -60,6 +69,27 @@ class ModuleTreePanel(QWidget):
         self.search_edit.textChanged.connect(self._on_search_edit_changed)
         self.tree.selectionModel().currentChanged.connect(self._on_tree_current_changed)
         self.tree.customContextMenuRequested.connect(self._on_tree_context_menu_requested)
+
+    def follow(self, controller: SessionController) -> None:
+        """Show the controller's model, its edits and the run it shows, from now on."""
+        self._controller = controller
+        controller.sig_session_opened.connect(self._on_controller_session_opened)
+        controller.sig_edited.connect(self._on_controller_edited)
+        controller.sig_run_shown.connect(self._on_controller_run_shown)
+
+    def _on_controller_session_opened(self, _session: Session, tree: ModuleNode) -> None:
+        self.tree_model.set_tree(tree)
+        self.show_new_tree()
+
+    def _on_controller_edited(self, edit: Edit) -> None:
+        session = self._controller.session
+        if session is None:
+            return
+        self.tree_model.refresh_paths(session.tree(), [swap.path for swap in edit.swaps])
+        self.tree_model.set_stale(session.last_run is not None)
+
+    def _on_controller_run_shown(self, run: ProbeRun, _baseline: ProbeRun | None) -> None:
+        self.tree_model.set_run(run)
 
     # ----------------------------------------------------------------- current module
 

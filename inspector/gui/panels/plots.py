@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import time
+from typing import TYPE_CHECKING
 
 os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
 
@@ -35,7 +36,8 @@ import pyqtgraph as pg  # noqa: E402 - after PySide6, see above
 from inspector.core.errors import InspectorError
 from inspector.core.probe import ProbeRun
 from inspector.core.output import write_bytes, write_text
-from inspector.core.series import RunSeries, align, envelope, series_of, stats_csv
+from inspector.core.layer_table import layers_csv, run_layers
+from inspector.core.series import RunSeries, align, envelope, series_of
 from inspector.gui.panels.plot_items import (
     BAND,
     BAND_POINTS,
@@ -75,6 +77,11 @@ from inspector.gui.panels.plot_items import (
     thin_when_long,
 )
 
+if TYPE_CHECKING:
+    from inspector.core.session import Session
+    from inspector.core.tree import ModuleNode
+    from inspector.gui.controller import SessionController
+
 
 class PlotsPanel(QWidget):
     """Tabs Shapes, Activations and Histogram over the latest run and its baseline."""
@@ -90,6 +97,8 @@ class PlotsPanel(QWidget):
         self._series: RunSeries | None = None
         self._baseline_series: RunSeries | None = None
         self._selected: str | None = None
+        self._pending: tuple[ProbeRun, ProbeRun | None] | None = None
+        """A published run not drawn yet (see :meth:`follow`)."""
         self._pending_selection: str | None = None
         self._last_selection_at = 0.0
 
@@ -307,6 +316,31 @@ class PlotsPanel(QWidget):
         self._draw_activations()
         self._apply_selection(self._selected)
 
+    def follow(self, controller: SessionController) -> None:
+        """Show the run the controller shows (now, and each one it publishes), until another model opens.
+
+        A published run is drawn in the next turn of the event loop, so the
+        tree repaints in between: each turn stays well under 100 ms.
+        """
+        controller.sig_run_shown.connect(self._on_controller_run_shown)
+        controller.sig_session_opened.connect(self._on_controller_session_opened)
+        if controller.shown is not None:
+            self._on_controller_run_shown(*controller.shown)
+
+    def draw_pending(self) -> None:
+        """Draw a published run not drawn yet (it is drawn in the next turn otherwise)."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            self.set_runs(*pending)
+
+    def _on_controller_run_shown(self, run: ProbeRun, baseline: ProbeRun | None) -> None:
+        self._pending = (run, baseline)
+        QTimer.singleShot(0, self.draw_pending)
+
+    def _on_controller_session_opened(self, _session: Session, _tree: ModuleNode) -> None:
+        self._pending = None
+        self.clear()
+
     def select_module(self, name: str | None) -> None:
         """Highlight ``name``'s point in each plot and show its histogram.
 
@@ -350,12 +384,14 @@ class PlotsPanel(QWidget):
                 "check that the folder exists and is writable."
             ) from exc
 
-    def export_csv(self, path: str) -> None:
-        """Write the run's per-layer statistics as CSV at ``path`` (see :func:`inspector.core.series.stats_csv`)."""
+    def export_csv(self, path: str, tree: ModuleNode | None = None) -> None:
+        """Write the run's per-layer statistics as CSV at ``path``: the columns of the export's ``layers.csv``
+        (:mod:`inspector.core.layer_table`), the modules that ran in execution order; ``tree`` (the model's
+        plain tree) fills the params and replaced columns."""
         if self._run is None:
             raise InspectorError("No statistics to export: run the model first.")
         try:
-            write_text(path, stats_csv(self._run))
+            write_text(path, layers_csv(run_layers(self._run, tree)))
         except OSError as exc:
             raise InspectorError(f"Could not write the CSV to {path}: {exc.strerror or exc}.") from exc
 

@@ -16,6 +16,10 @@ from typing import Any, ClassVar, Generic, TypeVar
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, QSortFilterProxyModel, Qt
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QSplitter, QTableView, QWidget
 
+from inspector.core.formatting import shapes_text
+
+__all__ = ["RIGHT", "SORT_ROLE", "RowTableModel", "shapes_text", "sorted_table", "table_over_plot"]
+
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 """The value a column sorts by: numbers for numbers, so 0.1 < 0.02 never happens."""
 
@@ -23,11 +27,6 @@ RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 """Alignment of a number column."""
 
 Row = TypeVar("Row")
-
-
-def shapes_text(shapes: list[list[int]], empty: str = "") -> str:
-    """``[1, 512], [1, 7]``: tensor shapes as a person reads them."""
-    return ", ".join("[" + ", ".join(str(s) for s in shape) + "]" for shape in shapes) or empty
 
 
 class RowTableModel(QAbstractTableModel, Generic[Row]):

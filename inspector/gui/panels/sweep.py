@@ -1,37 +1,33 @@
 """The Sweep tab: every module replaced alone with Identity, one run each, as a table and a bar plot.
 
-The panel runs :func:`inspector.core.sweep.sweep` on a worker thread with
-progress and cancel; rows arrive as each step finishes. The table sorts on
+The panel asks the window's controller to run :func:`inspector.core.sweep.sweep`
+(off the GUI thread, with progress and cancel); rows arrive as each step finishes. The table sorts on
 any column (numbers as numbers); the bar plot shows how far the final output
 moved (relative L2) per module in sweep order, failed steps as red bars.
 Double-clicking a row asks the window to make that edit for real.
 
 API for the window (the panel holds no model of its own):
 
-- :meth:`set_session` with the session (or None), :meth:`set_busy` while
-  other work uses the model, :meth:`mark_stale` after an edit;
+- made with the window's controller, it follows the controller's session
+  and busy state by itself (while the sweep runs, the model is busy: the
+  sweep swaps modules in and out of the live model); :meth:`mark_stale`
+  after an edit;
 - :meth:`start` / :meth:`cancel`, :meth:`shut_down` before the window closes;
-- signals ``sig_edit_requested(str)``, ``sig_module_clicked(str)``,
-  ``sig_busy_changed(bool)`` (the window must make no edit and start no run
-  while True: the sweep swaps modules in and out of the live model) and
+- signals ``sig_edit_requested(str)``, ``sig_module_clicked(str)`` and
   ``sig_finished(object)`` (the SweepResult).
-
-The window connects its controller's ``sig_busy_changed`` to :meth:`set_busy`
-and this panel's ``sig_busy_changed`` to whatever disables edits and runs.
 """
 
 from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
 
 import numpy as np
 import PySide6  # noqa: F401 - imported before pyqtgraph so that it picks PySide6
-from PySide6.QtCore import QModelIndex, QObject, Qt, Signal
+from PySide6.QtCore import QModelIndex, Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -46,19 +42,20 @@ from PySide6.QtWidgets import (
 
 import pyqtgraph as pg  # noqa: E402 - after PySide6, see above
 
+from inspector.core.formatting import format_number
 from inspector.gui.panels.plot_items import BACKGROUND, ERROR, MEAN, style_plot
 from inspector.gui.panels.model_work import ModelWorkPanel
 from inspector.gui.panels.row_table import RIGHT, RowTableModel, shapes_text, sorted_table, table_over_plot
-from inspector.gui.run_worker import Worker
 
 if TYPE_CHECKING:
     from inspector.core.session import Session
     from inspector.core.sweep import SweepEntry, SweepResult
+    from inspector.gui.controller import SessionController
 
 
 
 def _number_text(value: float | None) -> str:
-    return "—" if value is None else f"{value:.4g}"
+    return format_number(value)
 
 
 class SweepTableModel(RowTableModel["SweepEntry"]):
@@ -103,13 +100,6 @@ class SweepTableModel(RowTableModel["SweepEntry"]):
         return self.display(entry, column)
 
 
-class _EntryRelay(QObject):
-    """Carries entries from the worker thread to the panel (queued, since it lives in the GUI thread)."""
-
-    sig_entry = Signal(object)
-    """One SweepEntry, as soon as its step finished."""
-
-
 class SweepPanel(ModelWorkPanel):
     """Controls, a sortable table and a bar plot of one knockout sweep."""
 
@@ -120,12 +110,10 @@ class SweepPanel(ModelWorkPanel):
     sig_finished = Signal(object)
     """The SweepResult of a sweep that ended (complete or cancelled); None when it could not run."""
 
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
+    def __init__(self, controller: SessionController, parent: QWidget | None = None) -> None:
+        super().__init__(controller, parent)
         self.setObjectName("sweepPanel")
         self.result: SweepResult | None = None
-        self._relay = _EntryRelay(self)
-        self._relay.sig_entry.connect(self._on_relay_entry)
 
         self.only_edit = QLineEdit(self)
         self.only_edit.setObjectName("sweepOnlyTypes")
@@ -184,7 +172,7 @@ class SweepPanel(ModelWorkPanel):
 
         self.start_button.clicked.connect(self._on_start_button_clicked)
         self.cancel_button.clicked.connect(self.cancel)
-        self.set_session(None)
+        self.set_session(controller.session)
 
     # ----------------------------------------------------------------- API
 
@@ -192,7 +180,7 @@ class SweepPanel(ModelWorkPanel):
         """Sweep this session's model from now on; clears the previous results."""
         if self.running:
             self.cancel()
-        self._session = session
+        super().set_session(session)
         self.result = None
         self.model.clear()
         self._draw()
@@ -213,7 +201,10 @@ class SweepPanel(ModelWorkPanel):
 
     def start(self, only_types: list[str] | None = None, under: str | None = None, leaves: bool | None = None) -> bool:
         """Start a sweep with these filters (None: as the controls say); False when it cannot start now."""
-        if not self.can_start():
+        from inspector.core.task import sweep_job
+
+        session = self._session
+        if session is None or not self.can_start():
             return False
         if only_types is None:
             only_types = [t for t in self.only_edit.text().replace(",", " ").split() if t]
@@ -221,34 +212,19 @@ class SweepPanel(ModelWorkPanel):
             under = self.under_edit.text().strip() or None
         if leaves is None:
             leaves = self.leaves_box.isChecked()
-        session, relay = self._session, self._relay
-
-        def job(on_progress: Callable[[int, int], None], should_stop: Callable[[], bool]) -> SweepResult:
-            from inspector.core.sweep import sweep
-
-            return sweep(session, only_types=only_types or None, under=under, leaves=leaves,
-                         on_progress=on_progress, should_stop=should_stop, on_entry=relay.sig_entry.emit)
-
-        worker = Worker(job, f"Sweeping {session.source}", self)
         self.result = None
         self.model.clear()
         self._draw()
         self.progress.setRange(0, 0)
         self.status_label.setText("Running the unedited model once, then one step per module…")
-        worker.sig_progressed.connect(self._on_worker_progressed)
-        worker.sig_succeeded.connect(self._on_worker_succeeded)
-        worker.sig_failed.connect(self._on_worker_failed)
-        worker.finished.connect(worker.deleteLater)
-        self._worker = worker
-        worker.start()
-        self._update_controls()
-        self.sig_busy_changed.emit(True)
-        return True
+        return self._request("sweep", sweep_job(session, only_types=only_types, under=under, leaves=leaves),
+                             f"Sweeping {session.source}", self._on_worker_succeeded, self._on_worker_failed,
+                             on_progress=self._on_worker_progressed, on_partial=self._on_relay_entry)
 
     def cancel(self) -> None:
-        """Stop the sweep at the next module; the model is restored before the worker ends."""
-        if self._worker is not None:
-            self._worker.cancel()
+        """Stop the sweep at the next module; the model is restored before the task ends."""
+        if self._state is not None:
+            super().cancel()
             self.status_label.setText("Cancelling…")
             self.cancel_button.setEnabled(False)
 
@@ -258,8 +234,6 @@ class SweepPanel(ModelWorkPanel):
         self.start()
 
     def _on_relay_entry(self, entry: SweepEntry) -> None:
-        if self._worker is None:
-            return  # a late entry of a sweep already given up
         self.model.append(entry)
         self._draw()
 
@@ -269,7 +243,6 @@ class SweepPanel(ModelWorkPanel):
         self.progress.setFormat(f"{done} / {total} modules")
 
     def _on_worker_succeeded(self, result: SweepResult) -> None:
-        self._finish()
         self.result = result
         # Entries still queued behind this signal are in the result already.
         if len(self.model.rows) != len(result.entries):
@@ -288,10 +261,9 @@ class SweepPanel(ModelWorkPanel):
         self.progress.setValue(len(result.entries))
         self.sig_finished.emit(result)
 
-    def _on_worker_failed(self, error: Exception, trace: str) -> None:
+    def _on_worker_failed(self, error: BaseException, trace: str) -> None:
         from inspector.core.errors import InspectorError
 
-        self._finish()
         text = str(error).strip().splitlines()
         message = text[0] if text else type(error).__name__
         if not isinstance(error, InspectorError):
