@@ -20,6 +20,7 @@ from torch import nn
 
 from inspector.core import stats as stats_mod
 from inspector.core.devices import synchronize
+from inspector.core.odd_outputs import shape_of
 from inspector.core.stats import Histogram, LayerStats, PendingStats
 from inspector.core.tree import type_name
 from inspector.core.watch import from_user
@@ -146,8 +147,8 @@ def _gather_tensors(item: Any, found: list[torch.Tensor], enclosing: set[int]) -
 
 
 def shapes_of(value: Any) -> list[list[int]]:
-    """The shapes of every tensor in an output structure, flattened depth first."""
-    return [list(t.shape) for t in tensors_in(value)]
+    """The shapes of every tensor in an output structure, flattened depth first (a nested tensor's ragged sizes -1)."""
+    return [shape_of(t) if t.is_nested else list(t.shape) for t in tensors_in(value)]
 
 
 class _Recorder:
@@ -225,7 +226,7 @@ class _Recorder:
             # Time spent in the hooks of children is ours, not the module's.
             call.time_ms = (entered - started - (self.overhead - overhead_at_start)) * 1000.0
         tensors = tensors_in(output)
-        call.output_shapes = [list(t.shape) for t in tensors]
+        call.output_shapes = [shape_of(t) if t.is_nested else list(t.shape) for t in tensors]
         if self.measure and tensors:
             self.pending.append((call, self._measure(tensors)))
         self.done.add(name)
