@@ -51,8 +51,10 @@ def build_report(session: Session, run: ProbeRun) -> dict[str, Any]:
                     "time_ms": first.time_ms if first is not None and run.timed else None,
                 }
             )
+        if record is not None and record.created_in_forward:
+            layer["created_in_forward"] = True
         layers.append(layer)
-    return {
+    report: dict[str, Any] = {
         "schema": SCHEMA,
         "model": {
             "source": session.source,
@@ -70,6 +72,27 @@ def build_report(session: Session, run: ProbeRun) -> dict[str, Any]:
         "output": {"shapes": run.output_shapes},
         "layers": layers,
     }
+    if run.created:
+        report["created_in_forward"] = created_section(run)
+    return report
+
+
+def created_section(run: ProbeRun) -> list[dict[str, Any]]:
+    """The report's ``created_in_forward``: modules called in the forward that are not in the tree (first calls)."""
+    section = []
+    for record in run.created:
+        first = record.first
+        section.append(
+            {
+                "name": record.name,
+                "type": record.type_name,
+                "calls": len(record.calls),
+                "output_shapes": first.output_shapes if first is not None else [],
+                "stats": first.stats.as_dict() if first is not None and first.stats is not None else None,
+                "time_ms": first.time_ms if first is not None and run.timed else None,
+            }
+        )
+    return section
 
 
 def input_section(session: Session) -> dict[str, Any]:

@@ -136,7 +136,8 @@ def measure(tensors: list[torch.Tensor], *, histogram: bool = True) -> PendingSt
     if not tensors:
         return None
     if any(t.layout != torch.strided or t.is_nested or t.is_quantized or t.is_complex() for t in tensors):
-        from inspector.core.odd_outputs import measure_odd  # sparse, quantized, nested, complex: rare
+        # Sparse, quantized, nested, complex: rare, so imported only when met.
+        from inspector.core.odd_outputs import measure_odd
 
         return measure_odd(tensors, histogram=histogram)
     parts = [distinct(t) for t in tensors]
