@@ -307,7 +307,7 @@ def float_twin(module: nn.Module) -> nn.Module | None:
     in_channels, out_channels = getattr(module, "in_channels", None), getattr(module, "out_channels", None)
     kernel = getattr(module, "kernel_size", None)
     if isinstance(in_channels, int) and isinstance(out_channels, int) and isinstance(kernel, tuple):
-        conv = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}.get(len(kernel))
+        conv: Any = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}.get(len(kernel))
         if conv is not None:
             return conv(in_channels, out_channels, kernel, device="meta")
     in_features, out_features = getattr(module, "in_features", None), getattr(module, "out_features", None)
@@ -329,7 +329,7 @@ def quantized_unpickling() -> Iterator[None]:
 
     original = conv._ConvNd.__setstate__
 
-    def setstate(self: nn.Module, state: Any) -> None:
+    def setstate(self: Any, state: Any) -> None:
         if "_modules" not in self.__dict__:
             nn.Module.__init__(self)
         original(self, state)
