@@ -309,7 +309,8 @@ def float_twin(module: nn.Module) -> nn.Module | None:
     if isinstance(in_channels, int) and isinstance(out_channels, int) and isinstance(kernel, tuple):
         conv: Any = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}.get(len(kernel))
         if conv is not None:
-            return conv(in_channels, out_channels, kernel, device="meta")
+            twin: nn.Module = conv(in_channels, out_channels, kernel, device="meta")
+            return twin
     in_features, out_features = getattr(module, "in_features", None), getattr(module, "out_features", None)
     if isinstance(in_features, int) and isinstance(out_features, int):
         return nn.Linear(in_features, out_features, device="meta")
