@@ -309,3 +309,37 @@ def test_the_pass_through_identitys_learning_run_is_neither_recorded_nor_timed_a
     time_ms = run.records["block"].first.time_ms
     assert time_ms is not None and time_ms < 400  # the learning run slept 0.4 s: not the Identity's time
     assert run.total_ms is not None and run.total_ms < 400
+
+
+# --------------------------------------------------------------------------- sweeps and edits around a TorchScript submodule
+
+
+def test_a_sweep_over_a_model_with_a_script_submodule_runs_and_matches_deleting_each_candidate():
+    from inspector.core.compare import distance_of
+    from inspector.core.sweep import sweep
+
+    torch.manual_seed(0)
+    session = Session(LoadedModel(WithScript().eval(), "w", "callable"))
+    session.set_input(InputSpec((2, 4)))
+    before = snapshot(session.model)
+    result = sweep(session)
+    assert [e.name for e in result.entries] == ["a", "scripted", "b"]  # nothing inside the ScriptModule
+    (x,) = session.make_inputs()
+    model = session.model
+    with torch.no_grad():
+        baseline = model(x)
+        expected = {"a": model.b(model.scripted(x)), "scripted": model.b(model.a(x))}
+    for entry in result.entries[:2]:
+        assert entry.ok, entry.error
+        want = distance_of(baseline, expected[entry.name])
+        assert entry.relative_l2 == pytest.approx(want.relative_l2, rel=1e-6)
+    assert_unchanged(model, before)
+
+
+def test_a_module_inside_a_script_submodule_cannot_be_replaced_and_says_what_can():
+    from inspector.core.errors import EditError
+
+    session = Session(LoadedModel(WithScript().eval(), "w", "callable"))
+    with pytest.raises(EditError, match=r"'scripted.fc' is inside the TorchScript module 'scripted'.*replace 'scripted' itself"):
+        session.replace_with_identity("scripted.fc")
+    assert session.replaced == []
