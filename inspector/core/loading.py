@@ -428,7 +428,7 @@ def load_file(
                 module = torch.jit.load(path, map_location="cpu")
         except Exception as error:  # noqa: BLE001 - any failure here means a broken archive
             raise ModelLoadError(f"{path} looks like TorchScript but cannot be read: {_first_line(error)}") from None
-        return LoadedModel(module, path, "torchscript", notes=["TorchScript: read-only (no hooks, no edits)"])
+        return LoadedModel(module, path, "torchscript", notes=["TorchScript: read-only (no edits); per-layer records come from its graph, without per-layer time"])
     if _is_export(path, names):
         if not trust:
             raise TrustRequired(

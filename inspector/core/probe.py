@@ -320,6 +320,10 @@ def run(
         names, len(named), device, on_progress, should_stop, measure=not meta, histogram=histogram
     )
     outside = odd_modules.OutsideTree(recorder, named, scripted_root=scripted)
+    if scripted and call is None and not kwargs:
+        from inspector.core.sources.torchscript import probe_call
+
+        call = probe_call(model, recorder)  # per-layer records from the graph, where it can be instrumented
     flags = [(m, m.training) for _, m in named]
     saved_buffers = _snapshot_buffers(model) if mode == "train" else []
     handles: list[Any] = []

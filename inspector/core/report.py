@@ -23,7 +23,8 @@ def build_report(session: Session, run: ProbeRun) -> dict[str, Any]:
     """The report of ``run``, made on the session's model as it is now."""
     section = input_section(session)
     replaced = set(session.replaced)
-    scripted = session.read_only
+    # A TorchScript model has records where its graph could give them (see core/sources/torchscript.py).
+    scripted = session.read_only and not any(r.calls for name, r in run.records.items() if name)
     layers = []
     # The tree counts every subtree's parameters in one pass, as the GUI shows them;
     # count_params per layer walked each subtree again (cubic in a model nested 1,000 deep).
