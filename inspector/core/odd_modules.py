@@ -206,6 +206,8 @@ class OutsideTree:
         self.created: dict[int, tuple[str, nn.Module]] = {}
         """id -> (the name given during the run, the module); the module is kept so its id is not reused."""
         self._counts: dict[str, int] = {}
+        self._thread = threading.get_ident()
+        """Global hooks see every thread's modules: only the run's own thread is recorded."""
 
     def install(self) -> list[Any]:
         """The two global hooks' handles (removed by the probe with its own)."""
@@ -221,7 +223,7 @@ class OutsideTree:
                 self.recorder.pre(module, args)
             return
         if key not in self.created:
-            if _aside_depth():
+            if _aside_depth() or threading.get_ident() != self._thread:
                 return
             name = self._name_for(module)
             self.created[key] = (name, module)

@@ -106,6 +106,7 @@ def run_to_dict(run: ProbeRun) -> dict[str, Any]:
                     }
                     for call in record.calls
                 ],
+                **({"created_in_forward": True} if record.created_in_forward else {}),
             }
             for record in run.records.values()
         ],
@@ -258,6 +259,10 @@ def run_from_dict(data: Any) -> ProbeRun:
     for item in _list(data.get("records"), "the last run's records"):
         item = _object(item, "a record")
         record = ModuleRecord(_string(item.get("name"), "a record's name"), _string(item.get("type"), "a record's type"))
+        created = item.get("created_in_forward", False)
+        if not isinstance(created, bool):
+            raise ValueError(f"a record's created_in_forward is {_what(created)}, not true/false")
+        record.created_in_forward = created
         for call in _list(item.get("calls"), "a record's calls"):
             call = _object(call, "a call")
             record.calls.append(

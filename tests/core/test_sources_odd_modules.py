@@ -343,3 +343,36 @@ def test_a_module_inside_a_script_submodule_cannot_be_replaced_and_says_what_can
     with pytest.raises(EditError, match=r"'scripted.fc' is inside the TorchScript module 'scripted'.*replace 'scripted' itself"):
         session.replace_with_identity("scripted.fc")
     assert session.replaced == []
+
+
+def test_a_saved_run_keeps_which_layers_the_forward_created():
+    import json
+
+    from inspector.core.session_file import run_from_dict, run_to_dict
+
+    torch.manual_seed(0)
+    run = probe.run(nn.Sequential(MakesALayer(keep=True)), (X,))
+    assert run.records["0.extra"].created_in_forward
+    back = run_from_dict(json.loads(json.dumps(run_to_dict(run))))
+    assert [n for n, r in back.records.items() if r.created_in_forward] == ["0.extra", "0.extra.0", "0.extra.1"]
+    data = run_to_dict(run)
+    data["records"][0]["created_in_forward"] = "yes"
+    with pytest.raises(ValueError, match="created_in_forward is a string"):
+        run_from_dict(data)
+
+
+class CallsOnAnotherThread(nn.Module):
+    """While it runs, another thread calls a module of its own (the app's window, another tool)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        import threading
+
+        elsewhere = threading.Thread(target=lambda: nn.ReLU()(torch.zeros(1)))
+        elsewhere.start()
+        elsewhere.join()
+        return x * 2
+
+
+def test_modules_called_on_another_thread_are_not_the_runs():
+    run = probe.run(nn.Sequential(CallsOnAnotherThread()), (X,))
+    assert run.ok and run.created == []
