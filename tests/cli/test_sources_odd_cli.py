@@ -72,3 +72,24 @@ def test_report_of_a_pickled_quantized_model(tmp_path, capsys):
     layers = {layer["name"]: layer for layer in report["layers"]}
     assert layers["0"]["type"] == "Linear" and layers["0"]["output_shapes"] == [[1, 16]]
     assert layers["2"]["stats"] is not None and layers["2"]["output_shapes"] == [[1, 4]]
+
+
+def test_the_terminal_table_marks_a_layer_the_forward_created():
+    import io
+
+    from rich.console import Console
+
+    from inspector.core.inputs import InputSpec
+    from inspector.core.loading import LoadedModel
+    from inspector.core.report import build_report
+    from inspector.core.session import Session
+    from inspector.terminal import report_table
+    from tests.core.test_sources_odd_modules import MakesALayer
+
+    session = Session(LoadedModel(nn.Sequential(MakesALayer(keep=True)), "m", "callable"))
+    session.set_input(InputSpec((2, 4)))
+    report = build_report(session, session.run())
+    out = io.StringIO()
+    Console(file=out, width=200, color_system=None).print(report_table(report))
+    line = next(line for line in out.getvalue().splitlines() if line.strip().startswith("extra "))
+    assert "created in forward" in line and "not run" not in line
