@@ -136,3 +136,19 @@ def test_a_sparse_output_with_nan_counts_it_and_leaves_it_out():
     dense[0, 0] = 0.0  # the finite values: the NaN is left out of mean/min/max
     finite = torch.cat([dense.reshape(-1)[1:]])
     assert call.stats.mean == pytest.approx(float(finite.double().mean()), rel=1e-6)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_odd_outputs_on_cuda_have_the_statistics_of_their_values():
+    x = X.cuda()
+    for make, dense in (
+        (lambda t: t.to_sparse(), lambda t: t),
+        (lambda t: t.to_sparse_csr(), lambda t: t),
+        (lambda t: torch.complex(t, t), lambda t: torch.complex(t, t).abs()),
+    ):
+        run = probe.run(nn.Sequential(Returns(make)).cuda(), (x,))
+        assert run.ok, run.error
+        got = run.records["0"].first.stats
+        want = _expected(dense(torch.relu(x)).cpu())
+        assert got.numel == want["numel"] and got.mean == pytest.approx(want["mean"], rel=1e-5)
+        assert got.zero_fraction == pytest.approx(want["zero_fraction"])
