@@ -72,6 +72,8 @@ def report_table(report: dict[str, Any], depth: int | None = None) -> Table:
         if layer["replaced"]:
             kind = f"{kind} (replaced)"
             style = "cyan"
+        if layer.get("created_in_forward"):
+            notes.append("created in forward")
         if layer["calls"] == 0:
             notes.append("not run")
             style = style or "dim"

@@ -123,6 +123,7 @@ class ModelEditor:
         current = self._check_path(path)
         if path in self._originals:
             raise EditError(f"{path!r} is already replaced with Identity")
+        _check_not_in_script(self.model, path)
         # Torch's own leaf layers take and return one tensor: a plain
         # Identity fits. Anything else may be called with extra arguments or
         # return a tuple or ModelOutput: the stand-in learns the call, so that
@@ -255,3 +256,15 @@ class ModelEditor:
         """Move the stashed originals along with the model (call after ``model.to``)."""
         for module in self._originals.values():
             module.to(device=device, dtype=dtype)
+
+
+def _check_not_in_script(model: nn.Module, path: str) -> None:
+    """An :class:`EditError` when ``path`` lies inside a TorchScript module: its compiled code calls the module, and
+    torch refuses an eager one in its place."""
+    parts = path.split(".")
+    for end in range(len(parts)):
+        outer = ".".join(parts[:end])
+        if isinstance(model.get_submodule(outer), torch.jit.ScriptModule):
+            target = f"replace {outer!r} itself" if outer else "open the eager model instead"
+            where = f"the TorchScript module {outer!r}" if outer else "a TorchScript model"
+            raise EditError(f"{path!r} is inside {where}, whose compiled code calls it; it cannot be replaced: {target}")

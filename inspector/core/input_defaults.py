@@ -20,6 +20,7 @@ from torch import nn
 
 from inspector.core.errors import InputError
 from inspector.core.inputs import InputSpec, ModelInput, dtype_key, default_fill, forward_parameters
+from inspector.core.odd_modules import float_twin
 from inspector.core.tree import type_name
 
 SEQUENCE_LENGTH = 16
@@ -198,6 +199,9 @@ def _layer_input(name: str, module: nn.Module) -> InputSpec | None:
     source = f"guessed from {name or '(root)'} ({type_name(module)})"
     if isinstance(module, torch.jit.ScriptModule):
         return _scripted_layer_input(module, source)
+    twin = float_twin(module)  # a torch.ao quantized Conv or Linear: a float one of its sizes
+    if twin is not None:
+        module = twin
     lazy = getattr(module, "has_uninitialized_params", None)
     if callable(lazy) and lazy():
         raise InputError(

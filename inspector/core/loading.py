@@ -428,7 +428,7 @@ def load_file(
                 module = torch.jit.load(path, map_location="cpu")
         except Exception as error:  # noqa: BLE001 - any failure here means a broken archive
             raise ModelLoadError(f"{path} looks like TorchScript but cannot be read: {_first_line(error)}") from None
-        return LoadedModel(module, path, "torchscript", notes=["TorchScript: read-only (no hooks, no edits)"])
+        return LoadedModel(module, path, "torchscript", notes=["TorchScript: read-only (no edits); per-layer records come from its graph, without per-layer time"])
     if _is_export(path, names):
         if not trust:
             raise TrustRequired(
@@ -478,18 +478,25 @@ def _state_dict_model(
 
 
 def _load_trusted(path: str) -> Any:
+    from inspector.core.odd_modules import quantized_unpickling
+
     try:
-        try:
-            with _quiet_torch():
-                return torch.load(path, map_location="cpu", weights_only=False)
-        except RuntimeError as error:
-            if "magic number" not in str(error).lower():
-                raise
-            # Written with pickle.dump rather than torch.save: no magic number.
-            with open(path, "rb") as stream:
-                return pickle.load(stream)  # noqa: S301 - the user passed --trust for this file
+        with quantized_unpickling():  # a static-quantized Conv: torch cannot unpickle it on its own
+            return _unpickle(path)
     except Exception as error:  # noqa: BLE001 - the user's pickle can raise anything
         raise ModelLoadError(f"{path} could not be unpickled: {_first_line(error)}") from None
+
+
+def _unpickle(path: str) -> Any:
+    try:
+        with _quiet_torch():
+            return torch.load(path, map_location="cpu", weights_only=False)
+    except RuntimeError as error:
+        if "magic number" not in str(error).lower():
+            raise
+        # Written with pickle.dump rather than torch.save: no magic number.
+        with open(path, "rb") as stream:
+            return pickle.load(stream)  # noqa: S301 - the user passed --trust for this file
 
 
 def _pickle_opcodes(path: str, limit: int = 8) -> Iterator[tuple[Any, Any]]:

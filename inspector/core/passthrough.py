@@ -205,8 +205,12 @@ class PassThroughIdentity(nn.Identity):
         return template
 
     def _learn(self, original: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], first: Any) -> Slot:
+        from inspector.core.odd_modules import set_aside
+
         try:
-            output, positions = _fake_call(original, args, kwargs)
+            # Set aside: a probe neither records the removed module's calls nor charges this to the layer's time.
+            with set_aside():
+                output, positions = _fake_call(original, args, kwargs)
         except Exception as error:  # noqa: BLE001 - learning is best effort; a plain Identity is today's behaviour
             self.__dict__["_learn_error"] = f"{type(error).__name__}: {error}".splitlines()[0]
             return _INPUT

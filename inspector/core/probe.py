@@ -18,8 +18,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from inspector.core import odd_modules
 from inspector.core import stats as stats_mod
 from inspector.core.devices import synchronize
+from inspector.core.odd_outputs import shape_of
 from inspector.core.stats import Histogram, LayerStats, PendingStats
 from inspector.core.tree import type_name
 from inspector.core.watch import from_user
@@ -52,6 +54,8 @@ class ModuleRecord:
     name: str
     type_name: str
     calls: list[CallRecord] = field(default_factory=list)
+    created_in_forward: bool = False
+    """The module was not in the tree when the run started: the forward created it (or holds it unregistered)."""
 
     @property
     def first(self) -> CallRecord | None:
@@ -98,6 +102,8 @@ class ProbeRun:
     """False for a meta-device run, where times mean nothing."""
     output: Any = None
     """The model's output, when the caller asked to keep it (for comparisons)."""
+    created: list[ModuleRecord] = field(default_factory=list)
+    """Modules called in the forward that are not in the tree (created there), in the order of their first call."""
 
     @property
     def ok(self) -> bool:
@@ -146,8 +152,8 @@ def _gather_tensors(item: Any, found: list[torch.Tensor], enclosing: set[int]) -
 
 
 def shapes_of(value: Any) -> list[list[int]]:
-    """The shapes of every tensor in an output structure, flattened depth first."""
-    return [list(t.shape) for t in tensors_in(value)]
+    """The shapes of every tensor in an output structure, flattened depth first (a nested tensor's ragged sizes -1)."""
+    return [shape_of(t) if t.is_nested else list(t.shape) for t in tensors_in(value)]
 
 
 class _Recorder:
@@ -225,7 +231,7 @@ class _Recorder:
             # Time spent in the hooks of children is ours, not the module's.
             call.time_ms = (entered - started - (self.overhead - overhead_at_start)) * 1000.0
         tensors = tensors_in(output)
-        call.output_shapes = [list(t.shape) for t in tensors]
+        call.output_shapes = [shape_of(t) if t.is_nested else list(t.shape) for t in tensors]
         if self.measure and tensors:
             self.pending.append((call, self._measure(tensors)))
         self.done.add(name)
@@ -302,6 +308,7 @@ def run(
     """
     if mode not in ("eval", "train"):
         raise ValueError(f"mode must be 'eval' or 'train', not {mode!r}")
+    model = odd_modules.original_module(model)  # a torch.compile'd model: its original, run eagerly
     args = _input_args(inputs)
     kwargs = kwargs or {}
     device = _device_of((*args, kwargs), model)
@@ -312,6 +319,11 @@ def run(
     recorder = _Recorder(
         names, len(named), device, on_progress, should_stop, measure=not meta, histogram=histogram
     )
+    outside = odd_modules.OutsideTree(recorder, named, scripted_root=scripted)
+    if scripted and call is None and not kwargs:
+        from inspector.core.sources.torchscript import probe_call
+
+        call = probe_call(model, recorder)  # per-layer records from the graph, where it can be instrumented
     flags = [(m, m.training) for _, m in named]
     saved_buffers = _snapshot_buffers(model) if mode == "train" else []
     handles: list[Any] = []
@@ -323,7 +335,12 @@ def run(
         model.train(mode == "train")
         if not scripted:
             handles += _install_hooks(named, recorder)
-        with torch.enable_grad() if grad else torch.no_grad():
+        handles += outside.install()
+        with (
+            torch.enable_grad() if grad else torch.no_grad(),
+            odd_modules.timing(recorder),
+            odd_modules.eager_compiled(named),
+        ):
             output = call(model, args) if call is not None else model(*args, **kwargs)
         # A model that catches the stop (``except Exception``) returns as if
         # nothing happened; asked once more after the forward, it is a cancel.
@@ -348,6 +365,7 @@ def run(
     total_ms = (time.perf_counter() - started - recorder.overhead) * 1000.0
     _finish(recorder)
     records = {name: recorder.records.get(name) or ModuleRecord(name, type_name(m)) for name, m in named}
+    records, created = outside.place(model, records, recorder.records)
     if on_progress is not None:
         on_progress(len(recorder.done), recorder.total)
     return ProbeRun(
@@ -360,40 +378,24 @@ def run(
         total_ms=None if meta else total_ms,
         timed=not meta,
         output=output if keep_output else None,
+        created=created,
     )
 
 
 def _install_hooks(named: list[tuple[str, nn.Module]], recorder: _Recorder) -> list[Any]:
-    """A pre- and a post-forward hook on every module; TorchScript submodules are recorded from outside.
+    """A pre- and a post-forward hook on every module but TorchScript ones.
 
     A ScriptModule takes no hooks of its own (torch raises), and nothing
-    inside it runs Python: its calls are recorded at its boundary through
-    torch's global module hooks, filtered to it, and the modules inside it
-    keep no records.
+    inside it runs Python: its calls are recorded at its boundary by
+    :class:`inspector.core.odd_modules.OutsideTree`, and the modules inside
+    it keep no records.
     """
     handles: list[Any] = []
-    scripted = {id(m) for _, m in named if isinstance(m, torch.jit.ScriptModule)}
     for _, module in named:
-        if id(module) in scripted:
+        if isinstance(module, torch.jit.ScriptModule):
             continue
         handles.append(module.register_forward_pre_hook(recorder.pre))
         handles.append(module.register_forward_hook(recorder.post))
-    if scripted:
-        outermost = {
-            id(m) for n, m in named
-            if id(m) in scripted and not any(n.startswith(o + ".") for o, om in named if id(om) in scripted and o != n)
-        }
-
-        def pre(module: nn.Module, args: tuple[Any, ...]) -> None:
-            if id(module) in outermost:
-                recorder.pre(module, args)
-
-        def post(module: nn.Module, args: tuple[Any, ...], output: Any) -> None:
-            if id(module) in outermost:
-                recorder.post(module, args, output)
-
-        handles.append(torch.nn.modules.module.register_module_forward_pre_hook(pre))
-        handles.append(torch.nn.modules.module.register_module_forward_hook(post))
     return handles
 
 
@@ -442,8 +444,8 @@ def _restore_buffers(saved: BufferSnapshot) -> None:
 def _error_from(exc: BaseException, recorder: _Recorder, model: nn.Module) -> ProbeError:
     if recorder.stack:
         name, call, *_ = recorder.stack[-1]
-        module = model.get_submodule(name) if name else model
-        return ProbeError(name, type_name(module), first_line(exc), type(exc).__name__, call.input_shapes)
+        # From the record: a module created in the forward has no place in the tree to look up.
+        return ProbeError(name, recorder.records[name].type_name, first_line(exc), type(exc).__name__, call.input_shapes)
     return ProbeError(None, None, first_line(exc), type(exc).__name__, [])
 
 

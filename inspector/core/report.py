@@ -23,7 +23,8 @@ def build_report(session: Session, run: ProbeRun) -> dict[str, Any]:
     """The report of ``run``, made on the session's model as it is now."""
     section = input_section(session)
     replaced = set(session.replaced)
-    scripted = session.read_only
+    # A TorchScript model has records where its graph could give them (see core/sources/torchscript.py).
+    scripted = session.read_only and not any(r.calls for name, r in run.records.items() if name)
     layers = []
     # The tree counts every subtree's parameters in one pass, as the GUI shows them;
     # count_params per layer walked each subtree again (cubic in a model nested 1,000 deep).
@@ -51,8 +52,10 @@ def build_report(session: Session, run: ProbeRun) -> dict[str, Any]:
                     "time_ms": first.time_ms if first is not None and run.timed else None,
                 }
             )
+        if record is not None and record.created_in_forward:
+            layer["created_in_forward"] = True
         layers.append(layer)
-    return {
+    report: dict[str, Any] = {
         "schema": SCHEMA,
         "model": {
             "source": session.source,
@@ -70,6 +73,27 @@ def build_report(session: Session, run: ProbeRun) -> dict[str, Any]:
         "output": {"shapes": run.output_shapes},
         "layers": layers,
     }
+    if run.created:
+        report["created_in_forward"] = created_section(run)
+    return report
+
+
+def created_section(run: ProbeRun) -> list[dict[str, Any]]:
+    """The report's ``created_in_forward``: modules called in the forward that are not in the tree (first calls)."""
+    section = []
+    for record in run.created:
+        first = record.first
+        section.append(
+            {
+                "name": record.name,
+                "type": record.type_name,
+                "calls": len(record.calls),
+                "output_shapes": first.output_shapes if first is not None else [],
+                "stats": first.stats.as_dict() if first is not None and first.stats is not None else None,
+                "time_ms": first.time_ms if first is not None and run.timed else None,
+            }
+        )
+    return section
 
 
 def input_section(session: Session) -> dict[str, Any]:

@@ -39,6 +39,7 @@ class Session:
     def __init__(self, loaded: LoadedModel) -> None:
         # Before anything walks the model: a cycle is refused, deep nesting gets room.
         check_structure(loaded.module)
+        _uncompile(loaded)
         self.loaded = loaded
         self.editor = ModelEditor(loaded.module, read_only=loaded.read_only)
         self.inputs: ModelInput | None = None
@@ -218,3 +219,13 @@ class Session:
         """The torchinfo table for the current model and input."""
         with model_dtype(self.model, parse_dtype(self.dtype) if self.dtype is not None else None):
             return summary_text(self.model, self.make_inputs(), depth=depth, mode=self.mode)
+
+
+def _uncompile(loaded: LoadedModel) -> None:
+    """A ``torch.compile``'d model (or submodule) is inspected through its original: see :mod:`inspector.core.odd_modules`."""
+    from inspector.core.odd_modules import compiled_note, uncompile
+
+    module, count = uncompile(loaded.module)
+    if count:
+        loaded.module = module
+        loaded.notes.append(compiled_note(count))

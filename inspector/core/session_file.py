@@ -106,6 +106,7 @@ def run_to_dict(run: ProbeRun) -> dict[str, Any]:
                     }
                     for call in record.calls
                 ],
+                **({"created_in_forward": True} if record.created_in_forward else {}),
             }
             for record in run.records.values()
         ],
@@ -124,6 +125,9 @@ def session_to_dict(session: Session) -> dict[str, Any]:
             "arch": loaded.arch,
             "weights": loaded.weights,
             "meta": session.on_meta,
+            # How an hf: model or architecture was built (--hf-class, --config), to build it again.
+            "hf_class": loaded.build_options.get("hf_class"),
+            "config": loaded.build_options.get("config"),
         },
         "edits": list(session.replaced),
         "input": None if spec is None else {**spec.as_dict(), "fill": _fill_for_file(spec.fill), "layout": spec.layout},
@@ -255,6 +259,10 @@ def run_from_dict(data: Any) -> ProbeRun:
     for item in _list(data.get("records"), "the last run's records"):
         item = _object(item, "a record")
         record = ModuleRecord(_string(item.get("name"), "a record's name"), _string(item.get("type"), "a record's type"))
+        created = item.get("created_in_forward", False)
+        if not isinstance(created, bool):
+            raise ValueError(f"a record's created_in_forward is {_what(created)}, not true/false")
+        record.created_in_forward = created
         for call in _list(item.get("calls"), "a record's calls"):
             call = _object(call, "a call")
             record.calls.append(
@@ -371,6 +379,41 @@ def _checked_source(model: dict[str, Any], path: str) -> tuple[str, str]:
     return source, kind
 
 
+_LOADER_OPTIONS = frozenset({
+    "trust_remote_code", "code_revision", "revision", "local_files_only", "force_download", "cache_dir",
+    "proxies", "token", "use_auth_token", "subfolder", "return_unused_kwargs", "resume_download", "from_tf",
+    "from_flax", "mirror", "user_agent",
+})
+"""Keyword arguments of transformers' loaders, not configuration fields: a session file may not set them
+(``trust_remote_code`` would run a folder's own Python code; the others fetch or read other files)."""
+
+
+def _hf_options(model: dict[str, Any], path: str) -> dict[str, Any]:
+    """``hf_class`` and ``config`` of the session's model (``--hf-class``, ``--config``), checked.
+
+    The class is a name transformers exports (the loader looks nothing else
+    up); the configuration's keys are field names (values are any JSON, as
+    ``--config`` reads them). Loader options (``trust_remote_code``, ...)
+    and private fields are refused: --config typed at the command line is
+    the person's consent, a session file is no one's.
+    """
+    options: dict[str, Any] = {}
+    hf_class = _field(model, "hf_class", (str,), "model.hf_class", path)
+    if hf_class is not None:
+        if not hf_class.isidentifier():
+            raise SessionFileError(_one_line(f"{path} is not a valid session file: model.hf_class {hf_class!r} is not a class name"))
+        options["hf_class"] = hf_class
+    config = _field(model, "config", (dict,), "model.config", path)
+    if config:
+        for key in config:
+            if not key.isidentifier() or key.startswith("_") or key in _LOADER_OPTIONS:
+                raise SessionFileError(
+                    _one_line(f"{path} is refused: model.config may hold configuration fields only, not {key!r}")
+                )
+        options["config"] = dict(config)
+    return options
+
+
 def _open_model(model: Any, path: str, trust: bool) -> Session:
     if model is None:
         raise SessionFileError(f"{path} is not a valid session file: it has no model")
@@ -380,6 +423,7 @@ def _open_model(model: Any, path: str, trust: bool) -> Session:
     arch = _field(model, "arch", (str,), "model.arch", path)
     weights = _field(model, "weights", (str,), "model.weights", path)
     meta = _field(model, "meta", (bool,), "model.meta", path)
+    hf_options = _hf_options(model, path)
     # Trust is passed on only for the kinds that need it, so a file whose
     # kind says "state_dict" is never fully unpickled, whatever the person said.
     needs_trust = kind in TRUST_KINDS
@@ -396,6 +440,8 @@ def _open_model(model: Any, path: str, trust: bool) -> Session:
                 raise TrustRequired(f"{path} loads its weights into {_callable_trust_message(arch)}", [arch])
     options = {"arch": arch if kind == "state_dict" else None, "weights": weights,
                "trust": trust and needs_trust, "meta": bool(meta), "named": False}
+    if kind in ("hf", "state_dict"):
+        options.update(hf_options)
     try:
         session = Session.open(source, **options)
     except TrustRequired as error:

@@ -128,12 +128,18 @@ def measure(tensors: list[torch.Tensor], *, histogram: bool = True) -> PendingSt
 
     Returns None when there is no tensor. Floating-point tensors give every
     statistic; integer and bool outputs give the element count and the
-    zero count only. A broadcast tensor (``expand``) is measured on its
+    zero count only. Sparse, quantized, nested and complex outputs are
+    measured by :mod:`inspector.core.odd_outputs`. A broadcast tensor (``expand``) is measured on its
     distinct elements (see :func:`distinct`); its histogram then comes from
     them and says it is ``sampled``.
     """
     if not tensors:
         return None
+    if any(t.layout != torch.strided or t.is_nested or t.is_quantized or t.is_complex() for t in tensors):
+        # Sparse, quantized, nested, complex: rare, so imported only when met.
+        from inspector.core.odd_outputs import measure_odd
+
+        return measure_odd(tensors, histogram=histogram)
     parts = [distinct(t) for t in tensors]
     if any(weight > 1 for _, weight in parts):
         return _measure_weighted(parts, histogram)

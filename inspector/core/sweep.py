@@ -418,8 +418,14 @@ def candidates_of(
         named = [(n, m) for n, m in named if type_name(m) in wanted]
     if leaves:
         named = [(n, m) for n, m in named if next(iter(m.children()), None) is None]
-    skipped = set(skip)
-    return [n for n, _ in named if n not in skipped and not any(n.startswith(s + ".") for s in skipped)]
+    # Inside a TorchScript submodule nothing can be replaced (its compiled code calls it); the submodule itself can.
+    skipped = set(skip) | _scripted_outermost(model)
+    return [n for n, _ in named if n not in skip and not any(n.startswith(s + ".") for s in skipped)]
+
+
+def _scripted_outermost(model: nn.Module) -> set[str]:
+    scripted = [n for n, m in model.named_modules() if n and isinstance(m, torch.jit.ScriptModule)]
+    return {n for n in scripted if not any(n.startswith(o + ".") for o in scripted)}
 
 
 def replay_budget(device: torch.device) -> int:
@@ -483,6 +489,8 @@ def sweep(
     precision.enter_context(model_dtype(model, parse_dtype(session.dtype) if session.dtype is not None else None))
     try:
         for name, module in named:
+            if isinstance(module, torch.jit.ScriptModule):
+                continue  # takes no hooks (torch raises); it runs as one call of its eager parent
             handles += hooks.install(module, name, replay=bool(name) and hooks.budget_bytes > 0)
         model.train(train)
         hooks.begin(recording=hooks.budget_bytes > 0, boundary=-1)

@@ -256,9 +256,14 @@ def test_torchscript_report(capsys, tmp_path):
     _check_schema(report)
     assert report["output"]["shapes"] == [[1, 4]]
     assert report["layers"] and report["model"]["params"] == sum(p.numel() for p in tiny_cnn().parameters())
+    # Per-layer records come from the graph (calls, shapes, statistics), as the eager model's; no per-layer time.
+    from tests.helpers import ROOT
+
+    _, eager_report, _ = run_report([f"{ROOT / 'tests' / 'models.py'}:tiny_cnn", "--input-shape", "1,3,8,8"], capsys)
+    eager = {layer["name"]: layer for layer in eager_report["layers"]}
     for layer in report["layers"]:
-        assert layer["calls"] is None and layer["stats"] is None and layer["time_ms"] is None
-        assert layer["output_shapes"] == []
+        assert layer["calls"] == eager[layer["name"]]["calls"] and layer["time_ms"] is None
+        assert layer["output_shapes"] == eager[layer["name"]]["output_shapes"]
     code, report, err = run_report([str(path), "--identity", "head"], capsys)
     assert code == 2 and "TorchScript" in assert_one_line_error(err)
 
