@@ -11,6 +11,6 @@ import sys
 if sys.path and not sys.flags.safe_path and sys.path[0] in ("", os.getcwd()):
     del sys.path[0]
 
-from inspector.cli import main  # noqa: E402 - after the sys.path fix above
+from inspector.cli import main  # after the sys.path fix above
 
 raise SystemExit(main())

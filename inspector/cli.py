@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any, NoReturn, Sequence
+from collections.abc import Sequence
+from typing import Any, NoReturn
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -328,12 +329,11 @@ def _input_of(session: Any, args: argparse.Namespace, shape: Any, dtype: str | N
 
 def _report(args: argparse.Namespace) -> int:
     # Imported here so that `--help` and usage errors answer before torch loads.
-    from inspector.core.errors import InspectorError
-    from inspector.core.report import build_report, dumps
-
     import time
 
     from inspector import terminal
+    from inspector.core.errors import InspectorError
+    from inspector.core.report import build_report, dumps
 
     as_table = args.as_table
     shown = _shows_progress(args)
@@ -492,11 +492,10 @@ def _export(session: Any, run: Any, report: dict[str, Any], folder: str, *, forc
 
 
 def _sweep(args: argparse.Namespace) -> int:
+    from inspector import terminal
     from inspector.core.errors import InspectorError
     from inspector.core.report import dumps
     from inspector.core.sweep import BaselineFailed, sweep
-
-    from inspector import terminal
 
     as_table = args.as_table
     shown = _shows_progress(args)

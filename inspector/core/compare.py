@@ -149,7 +149,7 @@ def same_output(first: Any, second: Any) -> bool | None:
         return None
     if [(t.shape, t.dtype) for t in a_list] != [(t.shape, t.dtype) for t in b_list]:
         return False
-    for a, b in zip(a_list, b_list):
+    for a, b in zip(a_list, b_list, strict=True):
         b = b.to(a.device)
         equal = a == b
         if a.is_floating_point() or a.is_complex():

@@ -35,14 +35,15 @@ import io
 import math
 import os
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 import torch
 
 from inspector.core.output import OutputError, identity, open_output, probe_folder, protected_identities, write_text
 from inspector.core.probe import ProbeRun, first_line, tensors_in
-from inspector.core.rebuild_script import STATE_FILE, rebuild_snippet  # noqa: F401 - rebuild_snippet re-exported
+from inspector.core.rebuild_script import STATE_FILE, rebuild_snippet
 from inspector.core.report import build_report, dumps
 from inspector.core.session import Session
 
@@ -168,7 +169,7 @@ def _matches(expected: Any, actual: Any) -> str | None:
     a, b = tensors_in(expected), tensors_in(actual)
     if [list(t.shape) for t in a] != [list(t.shape) for t in b]:
         return f"its output shapes {[list(t.shape) for t in b]} differ from the eager {[list(t.shape) for t in a]}"
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=True):
         if not torch.allclose(x.float(), y.to(x.device).float(), rtol=RTOL, atol=ATOL, equal_nan=True):
             worst = (x.float() - y.to(x.device).float()).abs().max().item()
             return f"its output differs from the eager output (max abs difference {worst:.3g})"

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from inspector.core.errors import InputError
-from inspector.core.inputs import InputSpec, ModelInput, dtype_key, default_fill, forward_parameters
+from inspector.core.inputs import InputSpec, ModelInput, default_fill, dtype_key, forward_parameters
 from inspector.core.tree import type_name
 
 SEQUENCE_LENGTH = 16

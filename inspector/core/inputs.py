@@ -298,12 +298,12 @@ def check_fill(fill: str, dtype: str | None = None) -> None:
         raise InputError(
             f"unknown fill {fill!r}; choose one of randn, rand, zeros, ones, randint[:LOW,HIGH], arange or image:PATH"
         )
-    if dtype is not None and dtype_name(dtype) not in FLOAT_DTYPES and dtype_name(dtype) != "bool":
-        if fill in FLOAT_ONLY_FILLS or fill.startswith("image:"):
-            raise InputError(
-                f"the fill {fill} makes floating-point values, and this input is {dtype_name(dtype)}; "
-                "use randint[:LOW,HIGH] (e.g. token ids randint:0,VOCAB), ones, zeros or arange"
-            )
+    whole_numbers = dtype is not None and dtype_name(dtype) not in FLOAT_DTYPES and dtype_name(dtype) != "bool"
+    if whole_numbers and (fill in FLOAT_ONLY_FILLS or fill.startswith("image:")):
+        raise InputError(
+            f"the fill {fill} makes floating-point values, and this input is {dtype_name(dtype)}; "
+            "use randint[:LOW,HIGH] (e.g. token ids randint:0,VOCAB), ones, zeros or arange"
+        )
 
 
 NAME_PATTERN = re.compile(r"^(\d+|[A-Za-z_][A-Za-z0-9_]*)$")

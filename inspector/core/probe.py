@@ -330,7 +330,7 @@ def run(
         cancelled = recorder.stopped or (should_stop is not None and should_stop())
     except Cancelled:
         cancelled = True
-    except BaseException as exc:  # noqa: BLE001 - the user's model can raise anything, sys.exit too; it becomes a record
+    except BaseException as exc:  # the user's model can raise anything, sys.exit too; it becomes a record
         if from_user(exc):
             raise  # the user's own Ctrl-C ends the work
         if recorder.stopped:
@@ -450,7 +450,7 @@ def _error_from(exc: BaseException, recorder: _Recorder, model: nn.Module) -> Pr
 def _finish(recorder: _Recorder) -> None:
     """Read back every statistic and CUDA time of the run in one go."""
     results = stats_mod.collect([p for _, p in recorder.pending])
-    for (call, _), result in zip(recorder.pending, results):
+    for (call, _), result in zip(recorder.pending, results, strict=True):
         if result is not None:
             call.stats, call.histogram = result
     for call, start, end in recorder.events:

@@ -49,7 +49,7 @@ def summary_text(
             row_settings=("var_names",),
         )
         return str(result)
-    except Exception as error:  # noqa: BLE001 - the user's model can raise anything
+    except Exception as error:  # the user's model can raise anything
         # torchinfo wraps the model's error in "Failed to run torchinfo. See
         # above stack traces"; the cause is what a person can act on.
         cause = error.__cause__ or error

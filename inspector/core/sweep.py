@@ -596,7 +596,7 @@ def _forward(
         return output, None, (time.perf_counter() - started) * 1000.0
     except _Stopped:
         raise
-    except BaseException as exc:  # noqa: BLE001 - the user's model can raise anything, sys.exit too; it becomes an entry
+    except BaseException as exc:  # the user's model can raise anything, sys.exit too; it becomes an entry
         if from_user(exc):
             raise  # the user's own Ctrl-C ends the sweep
         where = hooks.stack[-1] if hooks.stack else None

@@ -31,7 +31,6 @@ from inspector.gui.run_worker import Job, Worker, abandon, load_job, probe_job, 
 from inspector.gui.tree_model import format_shapes
 
 if TYPE_CHECKING:
-    from inspector.core.edits import Edit
     from inspector.core.errors import InspectorError
     from inspector.core.inputs import InputSpec, ModelInput
     from inspector.core.probe import ProbeRun
@@ -152,7 +151,7 @@ class SessionController(QObject):
         if wait:
             try:
                 session, tree = job(lambda done, total: None, lambda: False)
-            except BaseException as error:  # noqa: BLE001 - every failure becomes a message, a factory's sys.exit too
+            except BaseException as error:  # every failure becomes a message, a factory's sys.exit too
                 if _from_user(error):
                     raise
                 return self._on_load_failed(spec, arch, error, traceback.format_exc(), wait=True)
@@ -180,7 +179,7 @@ class SessionController(QObject):
         if wait:
             try:
                 result = job(lambda done, total: None, lambda: False)
-            except BaseException as error:  # noqa: BLE001 - every failure becomes a message, a factory's sys.exit too
+            except BaseException as error:  # every failure becomes a message, a factory's sys.exit too
                 if _from_user(error):
                     raise
                 return self._on_session_file_failed(path, error, traceback.format_exc(), wait=True)

@@ -196,7 +196,7 @@ def build(
         )
     if _has_weights(folder):
         assert folder is not None
-        load = getattr(cls, "from_pretrained")
+        load = cls.from_pretrained
         try:
             model = load(folder, config=configuration, local_files_only=True)
         except (OSError, ValueError, RuntimeError) as error:

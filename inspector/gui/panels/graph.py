@@ -360,7 +360,7 @@ class GraphPanel(ModelWorkPanel):
 
     def _scene_items(self, shown: GraphShown) -> Iterator[None]:
         visible, placed = shown.visible, shown.placed
-        for edge, points in zip(visible.edges, placed.paths):
+        for edge, points in zip(visible.edges, placed.paths, strict=True):
             if len(points) >= 2:
                 tip = f"{edge.source} → {edge.target}: {edge.label}" + (" (into the failing call)" if edge.failed else "")
                 self.scene.addItem(EdgeItem(points, edge.failed, tip))

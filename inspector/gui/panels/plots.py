@@ -30,7 +30,7 @@ import PySide6  # noqa: F401 - imported before pyqtgraph so that it picks PySide
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QPointF, Qt, QTimer, Signal
 from PySide6.QtWidgets import QLabel, QSizePolicy, QTabWidget, QVBoxLayout, QWidget
 
-import pyqtgraph as pg  # noqa: E402 - after PySide6, see above
+import pyqtgraph as pg  # after PySide6, see above
 
 from inspector.core.errors import InspectorError
 from inspector.core.probe import ProbeRun
