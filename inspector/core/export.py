@@ -115,7 +115,7 @@ def plot_layer_stats(run: ProbeRun, path: str, title: str = "", protected: Itera
     for name in run.execution_order():
         first = run.records[name].first
         stats = first.stats if first is not None else None
-        if stats is not None and stats.mean is not None and stats.std is not None:
+        if stats is not None and stats.mean is not None and stats.std is not None and stats.min is not None and stats.max is not None:
             rows.append((stats.mean, stats.std, stats.min, stats.max))
     if not rows:
         return False
@@ -135,7 +135,7 @@ def plot_layer_stats(run: ProbeRun, path: str, title: str = "", protected: Itera
     draw.rectangle([left, top, width - right, height - bottom], outline="#888888")
     if low < 0.0 < high:
         draw.line([point(0, 0.0), point(len(rows) - 1, 0.0)], fill="#cccccc")
-    series = [
+    series: list[tuple[list[float], str, str]] = [
         ([r[3] for r in rows], "#d62728", "max"),
         ([r[0] + r[1] for r in rows], "#9ecae1", "mean + std"),
         ([r[0] for r in rows], "#1f77b4", "mean"),

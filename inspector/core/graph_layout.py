@@ -139,7 +139,7 @@ def layout(graph: DataflowGraph, measure: Measure = box_size, rounds: float = 1.
             link.view.points = [(x + dx, y + dy) for x, y in link.view.points]
         offset += right - left + COMPONENT_GAP
         height = max(height, bottom - top)
-    paths = []
+    paths: list[list[tuple[float, float]]] = []
     for edge in graph.edges:
         link = pairs.get((edge.source, edge.target))
         if link is None:

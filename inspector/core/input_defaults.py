@@ -58,9 +58,9 @@ def _torchvision_input(model: nn.Module, arch: str, task: str | None) -> InputSp
         return InputSpec((1, 3, 224, 224), layout="pair", source=source)
     if arch == "inception_v3":
         return InputSpec((1, 3, 299, 299), source=source)
-    size = getattr(model, "image_size", None)
-    if isinstance(size, int):
-        return InputSpec((1, 3, size, size), source=source)
+    image_size = getattr(model, "image_size", None)
+    if isinstance(image_size, int):
+        return InputSpec((1, 3, image_size, image_size), source=source)
     return InputSpec((1, 3, 224, 224), source=source)
 
 

@@ -13,12 +13,13 @@ from __future__ import annotations
 import math
 import struct
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import torch
 
 try:
-    from inspector.core import _fused
+    from inspector.core import _fused  # type: ignore[attr-defined]  # a C extension (setup.py) without a stub
 except ImportError:  # built without a C compiler: stock torch reductions, same numbers
     _fused = None
 
@@ -396,7 +397,7 @@ def _histograms(
     wanted = [i for i, (s, layer) in enumerate(zip(samples, layer_stats, strict=True)) if s is not None and layer.min is not None]
     if not wanted:
         return found
-    on_host = [samples[i] for i in wanted]
+    on_host = [cast(torch.Tensor, samples[i]) for i in wanted]  # wanted holds only the samples taken
     if on_host[0].device.type != "cpu":
         on_host = list(torch.cat([s.reshape(-1) for s in on_host]).cpu().split([s.numel() for s in on_host]))
     for index, sample in zip(wanted, on_host, strict=True):
@@ -421,8 +422,10 @@ def _histograms(
     return found
 
 
-def _histogram_range(low: float, high: float) -> tuple[float, float] | None:
+def _histogram_range(low: float | None, high: float | None) -> tuple[float, float] | None:
     """The bins' outer edges: the output's min and max, widened where they are too close for 64 bins."""
+    if low is None or high is None:  # no finite value: nothing to bin
+        return None
     if high <= low:
         high = low + 1.0 if low == 0 else low + abs(low) * 1e-6 + 1e-12
     # float64 edges: a range a few float32 steps wide (a LayerNorm'd constant,
