@@ -41,8 +41,9 @@ from typing import Any
 
 import torch
 
+from inspector.core.common import first_line, preserved_state, tensors_in
 from inspector.core.output import OutputError, identity, open_output, probe_folder, protected_identities, write_text
-from inspector.core.probe import ProbeRun, first_line, tensors_in
+from inspector.core.probe import ProbeRun
 from inspector.core.rebuild_script import STATE_FILE, rebuild_snippet
 from inspector.core.report import build_report, dumps
 from inspector.core.session import Session
@@ -182,8 +183,8 @@ def _compiled_forms(
 ) -> None:
     model = session.model
     args = session.make_inputs()
-    flags = [(m, m.training) for m in model.modules()]
-    try:
+    # A train-mode forward (and tracing it) moves BatchNorm's running statistics: put them back too.
+    with preserved_state(model, buffers=session.mode == "train"):
         model.train(session.mode == "train")
         with torch.no_grad():
             eager = model(*args)
@@ -191,9 +192,6 @@ def _compiled_forms(
                 _write_torchscript(model, args, eager, os.path.join(folder, TORCHSCRIPT_FILE), result, protected)
             if exported_program:
                 _write_exported(model, args, eager, os.path.join(folder, EXPORT_FILE), result, protected)
-    finally:
-        for module, flag in flags:
-            module.training = flag
 
 
 def _write_torchscript(

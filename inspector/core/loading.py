@@ -26,6 +26,7 @@ from typing import Any, cast
 import torch
 from torch import nn
 
+from inspector.core.common import first_line as _first_line
 from inspector.core.errors import ArchitectureRequired, ModelLoadError, TrustRequired
 
 TASKS = ("classification", "detection", "segmentation", "video", "optical_flow")
@@ -564,11 +565,6 @@ def _pickle_globals(path: str) -> list[str]:
 
 def _globals_from_message(message: str) -> list[str]:
     return sorted(set(re.findall(r"GLOBAL ([\w.]+ ?[\w.]*)", message)))
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return text[0] if text else type(error).__name__
 
 
 # --------------------------------------------------------------------------- callables

@@ -70,7 +70,7 @@ class SweepTableModel(RowTableModel["SweepEntry"]):
         if role == Qt.ItemDataRole.ForegroundRole and not entry.ok:
             return QColor(ERROR)
         if role == Qt.ItemDataRole.ToolTipRole and entry.error is not None:
-            return f"{entry.name} replaced with Identity: the forward failed in {entry.error}"
+            return f"{entry.name} replaced with Identity: the forward failed in {entry.error.brief()}"
         if role == Qt.ItemDataRole.TextAlignmentRole and column in (4, 5):
             return RIGHT
         return None
