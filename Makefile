@@ -1,5 +1,6 @@
 # make run  : open the app on resnet18 (creates .venv on first use)
 # make test : run the test suite headless, in Python development mode (-X dev)
+# make lint : ruff, mypy (inspector.core strict) and the import contracts (pyproject.toml)
 # make bench: print the performance ratios and write bench/RESULTS.md
 # make install-desktop: add Model Inspector (this checkout's .venv) to the desktop's application menu
 PYTHON ?= python3
@@ -7,7 +8,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench clean install-desktop
+.PHONY: run test lint bench clean install-desktop
 
 $(STAMP): pyproject.toml setup.py inspector/core/_fused.c
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,6 +24,14 @@ run: $(STAMP)
 test: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) -X dev -m pytest
 
+# Every tool runs even when an earlier one finds something, so one run shows all.
+lint: $(STAMP)
+	@status=0; \
+	echo "ruff check"; $(VENV)/bin/ruff check . || status=1; \
+	echo "mypy"; $(VENV)/bin/mypy || status=1; \
+	echo "lint-imports"; $(VENV)/bin/lint-imports || status=1; \
+	exit $$status
+
 bench: $(STAMP)
 	$(PY) -m bench.run_all
 
@@ -36,4 +45,4 @@ install-desktop: $(STAMP)
 	@echo "Model Inspector is in the application menu (Exec=$(abspath $(VENV))/bin/model-inspector)"
 
 clean:
-	rm -rf $(VENV) build *.egg-info inspector/core/_fused*.so
+	rm -rf $(VENV) build *.egg-info inspector/core/_fused*.so .mypy_cache .ruff_cache

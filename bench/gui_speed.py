@@ -76,7 +76,7 @@ def torch_imported() -> bool:
 
 def gap_stats(ticks: list[float]) -> dict[str, float]:
     """Longest and 99th-percentile gap between successive ``ticks`` (seconds in, milliseconds out)."""
-    gaps = sorted(b - a for a, b in zip(ticks, ticks[1:]))
+    gaps = sorted(b - a for a, b in zip(ticks, ticks[1:], strict=False))
     if not gaps:
         return {"max_ms": float("nan"), "p99_ms": float("nan"), "ticks": len(ticks)}
     p99 = gaps[min(len(gaps) - 1, int(0.99 * len(gaps)))]
@@ -149,7 +149,7 @@ def startup_child(model: str) -> dict[str, Any]:
     class Watcher(QObject):
         """Notes the main window's Show and first Paint events."""
 
-        def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
+        def eventFilter(self, watched: QObject, event: QEvent) -> bool:
             kind = event.type()
             if kind == QEvent.Type.Show and isinstance(watched, MainWindow) and "shown" not in marks:
                 marks["shown"] = time.time()

@@ -8,9 +8,10 @@ import sys
 # download folder). The console script has no such entry, and neither has
 # this: a person who wants the current folder names it (`./mod.py:fn`, or
 # PYTHONPATH=.).
-if sys.path and not sys.flags.safe_path and sys.path[0] in ("", os.getcwd()):
+# sys.flags.safe_path (-P, PYTHONSAFEPATH) is new in Python 3.11.
+if sys.path and not getattr(sys.flags, "safe_path", False) and sys.path[0] in ("", os.getcwd()):
     del sys.path[0]
 
-from inspector.cli import main  # noqa: E402 - after the sys.path fix above
+from inspector.cli import main  # after the sys.path fix above
 
 raise SystemExit(main())

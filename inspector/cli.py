@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any, NoReturn, Sequence
+from collections.abc import Sequence
+from typing import Any, NoReturn
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -177,7 +178,7 @@ def _gui(args: argparse.Namespace) -> int:
     from inspector.gui.app import main as gui_main
 
     model = getattr(args, "model", None) or "resnet18"
-    options = {"arch": getattr(args, "arch", None), "trust": getattr(args, "trust", False)}
+    options: dict[str, Any] = {"arch": getattr(args, "arch", None), "trust": getattr(args, "trust", False)}
     if getattr(args, "session", None):
         options["session"] = args.session
     return gui_main(model, **options)
@@ -250,6 +251,7 @@ def _input_of(session: Any, args: argparse.Namespace, shape: Any, dtype: str | N
     """The input the options describe: the file's, the --input flags', or the natural one, then
     --input-shape, --fill, --seed and an integer --dtype on the first tensor."""
     from inspector.core import inputs as inputs_mod
+    from inspector.core.errors import InputError
     from inspector.core.input_defaults import vocab_size
 
     natural = session.inputs
@@ -286,11 +288,11 @@ def _input_of(session: Any, args: argparse.Namespace, shape: Any, dtype: str | N
         )
         if name.isdigit():
             if int(name) in positions or (int(name) == 0 and shape is not None):
-                raise inputs_mod.InputError(f"input {name} is given twice")
+                raise InputError(f"input {name} is given twice")
             positions[int(name)] = spec
         else:
             if name in kwargs and from_file is None:
-                raise inputs_mod.InputError(f"the input {name!r} is given twice")
+                raise InputError(f"the input {name!r} is given twice")
             kwargs[name] = spec
     if positions:
         for index, spec in sorted(positions.items()):
@@ -299,7 +301,7 @@ def _input_of(session: Any, args: argparse.Namespace, shape: Any, dtype: str | N
             elif index == len(args_list):
                 args_list.append(spec)
             else:
-                raise inputs_mod.InputError(
+                raise InputError(
                     f"input {index} is given but input {len(args_list)} is not; positions start at 0"
                 )
     seed = args.seed if args.seed is not None else base.seed
@@ -328,12 +330,11 @@ def _input_of(session: Any, args: argparse.Namespace, shape: Any, dtype: str | N
 
 def _report(args: argparse.Namespace) -> int:
     # Imported here so that `--help` and usage errors answer before torch loads.
-    from inspector.core.errors import InspectorError
-    from inspector.core.report import build_report, dumps
-
     import time
 
     from inspector import terminal
+    from inspector.core.errors import InspectorError
+    from inspector.core.report import build_report, dumps
 
     as_table = args.as_table
     shown = _shows_progress(args)
@@ -492,11 +493,10 @@ def _export(session: Any, run: Any, report: dict[str, Any], folder: str, *, forc
 
 
 def _sweep(args: argparse.Namespace) -> int:
+    from inspector import terminal
     from inspector.core.errors import InspectorError
     from inspector.core.report import dumps
     from inspector.core.sweep import BaselineFailed, sweep
-
-    from inspector import terminal
 
     as_table = args.as_table
     shown = _shows_progress(args)

@@ -18,7 +18,8 @@ import signal
 import sys
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from inspector.cli import EXIT_FORWARD_FAILED, EXIT_INTERRUPTED, PROG, UsageError, _write_json
 from inspector.core.watch import exit_now

@@ -7,7 +7,7 @@ import os
 # Before any test imports PySide6: no display is needed, and none is touched.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from hypothesis import settings  # noqa: E402
+from hypothesis import settings
 
 # CI draws the same examples on every run (a fixed derivation, no example
 # database), so its verdict does not depend on luck; a developer's run keeps

@@ -93,7 +93,7 @@ def assert_unchanged(model: nn.Module, before: ModelSnapshot) -> None:
     assert after.training == before.training, "a module's train/eval flag changed"
     assert after.attributes == before.attributes, "a module gained or lost an attribute"
     assert len(after.tensors) == len(before.tensors)
-    for old, new in zip(before.tensors, after.tensors):
+    for old, new in zip(before.tensors, after.tensors, strict=True):
         name = old[0]
         assert new[0] == name
         assert new[1] == old[1], f"{name} is not the same tensor object any more"

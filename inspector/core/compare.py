@@ -39,7 +39,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from inspector.core.probe import ProbeRun, ProgressCallback, StopCallback, tensors_in
+from inspector.core.common import install_hooks, remove_hooks, tensors_in
+from inspector.core.probe import ProbeRun, ProgressCallback, StopCallback
 from inspector.core.session import Session
 from inspector.core.stats import LayerStats
 
@@ -76,7 +77,7 @@ def distance_of(baseline: Any, current: Any) -> Distance:
     """Relative L2 and cosine between two outputs (tensors or structures of them).
 
     Every tensor is flattened and the pieces joined in the order of
-    :func:`inspector.core.probe.tensors_in`. None for both when the shapes
+    :func:`inspector.core.common.tensors_in`. None for both when the shapes
     differ, when there is no tensor, when a tensor is on the meta device, or
     when a value is not finite. The relative L2 is None when the baseline is
     all zeros (and the current is not), the cosine when either output is.
@@ -149,7 +150,7 @@ def same_output(first: Any, second: Any) -> bool | None:
         return None
     if [(t.shape, t.dtype) for t in a_list] != [(t.shape, t.dtype) for t in b_list]:
         return False
-    for a, b in zip(a_list, b_list):
+    for a, b in zip(a_list, b_list, strict=True):
         b = b.to(a.device)
         equal = a == b
         if a.is_floating_point() or a.is_complex():
@@ -222,21 +223,16 @@ def capture_outputs(model: nn.Module, sample_size: int = SAMPLE_SIZE) -> Iterato
     edited run, then pass both to :func:`compare_runs`.
     """
     outputs = ModuleOutputs(sample_size=sample_size)
-    handles = []
+    names = {id(module): name for name, module in model.named_modules()}
 
-    def hook_for(name: str) -> Any:
-        def hook(module: nn.Module, args: Any, output: Any) -> None:
-            outputs.keep(name, output)
+    def keep(module: nn.Module, args: Any, output: Any) -> None:
+        outputs.keep(names[id(module)], output)
 
-        return hook
-
+    handles = install_hooks((module for _, module in model.named_modules()), None, keep)
     try:
-        for name, module in model.named_modules():
-            handles.append(module.register_forward_hook(hook_for(name)))
         yield outputs
     finally:
-        for handle in handles:
-            handle.remove()
+        remove_hooks(handles)
 
 
 def _sample_distance(baseline: ModuleOutputs, current: ModuleOutputs, name: str) -> Distance:

@@ -32,17 +32,19 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 import torch
 
+from inspector.core.common import first_line, preserved_state, tensors_in
 from inspector.core.inputs import parse_dtype
 from inspector.core.layer_table import layers_csv
 from inspector.core.output import OutputError, identity, open_output, probe_folder, protected_identities, write_text
 from inspector.core.precision import model_dtype
-from inspector.core.probe import ProbeRun, first_line, tensors_in
-from inspector.core.rebuild_script import STATE_FILE, rebuild_snippet  # noqa: F401 - rebuild_snippet re-exported
+from inspector.core.probe import ProbeRun
+from inspector.core.rebuild_script import STATE_FILE, rebuild_snippet
 from inspector.core.report import build_report, dumps
 from inspector.core.session import Session
 
@@ -89,7 +91,7 @@ def plot_layer_stats(run: ProbeRun, path: str, title: str = "", protected: Itera
     for name in run.execution_order():
         first = run.records[name].first
         stats = first.stats if first is not None else None
-        if stats is not None and stats.mean is not None and stats.std is not None:
+        if stats is not None and stats.mean is not None and stats.std is not None and stats.min is not None and stats.max is not None:
             rows.append((stats.mean, stats.std, stats.min, stats.max))
     if not rows:
         return False
@@ -109,7 +111,7 @@ def plot_layer_stats(run: ProbeRun, path: str, title: str = "", protected: Itera
     draw.rectangle([left, top, width - right, height - bottom], outline="#888888")
     if low < 0.0 < high:
         draw.line([point(0, 0.0), point(len(rows) - 1, 0.0)], fill="#cccccc")
-    series = [
+    series: list[tuple[list[float], str, str]] = [
         ([r[3] for r in rows], "#d62728", "max"),
         ([r[0] + r[1] for r in rows], "#9ecae1", "mean + std"),
         ([r[0] for r in rows], "#1f77b4", "mean"),
@@ -143,7 +145,7 @@ def _matches(expected: Any, actual: Any) -> str | None:
     a, b = tensors_in(expected), tensors_in(actual)
     if [list(t.shape) for t in a] != [list(t.shape) for t in b]:
         return f"its output shapes {[list(t.shape) for t in b]} differ from the eager {[list(t.shape) for t in a]}"
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=True):
         if not torch.allclose(x.float(), y.to(x.device).float(), rtol=RTOL, atol=ATOL, equal_nan=True):
             worst = (x.float() - y.to(x.device).float()).abs().max().item()
             return f"its output differs from the eager output (max abs difference {worst:.3g})"
@@ -156,11 +158,13 @@ def _compiled_forms(
 ) -> None:
     model = session.model
     args = session.make_inputs()
-    flags = [(m, m.training) for m in model.modules()]
     dtype = parse_dtype(session.dtype) if session.dtype is not None else None
     if dtype is not None and dtype.is_floating_point:
-        result.notes.append(f"TorchScript and torch.export programs hold the weights in {session.dtype}, as the model ran (--dtype)")
-    try:
+        result.notes.append(
+            f"TorchScript and torch.export programs hold the weights in {session.dtype}, as the model ran (--dtype)"
+        )
+    # A train-mode forward (and tracing it) moves BatchNorm's running statistics: put them back too.
+    with preserved_state(model, buffers=session.mode == "train"):
         model.train(session.mode == "train")
         with torch.no_grad(), model_dtype(model, dtype):
             eager = model(*args)
@@ -168,9 +172,6 @@ def _compiled_forms(
                 _write_torchscript(model, args, eager, os.path.join(folder, TORCHSCRIPT_FILE), result, protected)
             if exported_program:
                 _write_exported(model, args, eager, os.path.join(folder, EXPORT_FILE), result, protected)
-    finally:
-        for module, flag in flags:
-            module.training = flag
 
 
 def _write_torchscript(

@@ -39,9 +39,11 @@ from typing import Any
 import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
+from torch.utils.hooks import RemovableHandle
 
+from inspector.core.common import ModelState, first_line, install_hooks, remove_hooks, tensors_in
 from inspector.core.errors import InspectorError
-from inspector.core.probe import Cancelled, first_line, tensors_in
+from inspector.core.probe import Cancelled
 from inspector.core.tree import type_name
 
 SCHEMA = "model-inspector/graph@1"
@@ -450,18 +452,15 @@ def capture(
         node.output_shapes = [list(tensor.shape)]
         node.output_dtypes = [_dtype(tensor)]
         recorder.produced(tensor, node.id)
-    flags = [(m, m.training) for _, m in named]
-    saved_buffers = [(b, b.detach().clone()) for b in model.buffers() if not b.is_meta] if mode == "train" else []
-    handles: list[Any] = []
+    state = ModelState(model, buffers=mode == "train")
+    handles: list[RemovableHandle] = []
     error: GraphError | None = None
     cancelled = False
     output: Any = None
     device = given[0].device if given else torch.device("cpu")
     try:
         model.train(mode == "train")
-        for _, module in named:
-            handles.append(module.register_forward_pre_hook(recorder.pre, with_kwargs=True))
-            handles.append(module.register_forward_hook(recorder.post, with_kwargs=True))
+        handles = install_hooks((m for _, m in named), recorder.pre, recorder.post, with_kwargs=True)
         with torch.no_grad(), recorder:
             output = call(model, args) if call is not None else model(*args)
     except Cancelled:
@@ -469,12 +468,8 @@ def capture(
     except Exception as exc:  # noqa: BLE001 - the user's model can raise anything; it becomes a mark on the graph
         error = _mark_failure(recorder, exc, model)
     finally:
-        for handle in handles:
-            handle.remove()
-        for module, flag in flags:
-            module.training = flag
-        for buffer, saved in saved_buffers:
-            buffer.copy_(saved)
+        remove_hooks(handles)
+        state.restore()
     if error is None and not cancelled:
         sources = recorder.sources(output)
         if sources:

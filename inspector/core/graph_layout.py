@@ -140,7 +140,7 @@ def layout(graph: DataflowGraph, measure: Measure = box_size, rounds: float = 1.
             link.view.points = [(x + dx, y + dy) for x, y in link.view.points]
         offset += right - left + COMPONENT_GAP
         height = max(height, bottom - top)
-    paths = []
+    paths: list[list[tuple[float, float]]] = []
     for edge in graph.edges:
         link = pairs.get((edge.source, edge.target))
         if link is None:
@@ -191,13 +191,13 @@ def svg_text(graph: DataflowGraph, placed: GraphLayout | None = None, title: str
         '<marker id="arrow-failed" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" '
         f'orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" fill="{FAILED_STROKE}"/></marker>',
         "</defs>",
-        f'<rect width="100%" height="100%" fill="white"/>',
+        '<rect width="100%" height="100%" fill="white"/>',
     ]
     if title:
         out.append(f'<text x="{MARGIN}" y="18" font-size="13" fill="{TEXT}">{html.escape(title)}</text>')
     out.append(f'<g transform="translate(0,{top:.0f})">')
     drawn: set[tuple[str, str]] = set()
-    for edge, points in zip(graph.edges, placed.paths):
+    for edge, points in zip(graph.edges, placed.paths, strict=True):
         key = (edge.source, edge.target)
         if not points or (key in drawn and not edge.failed):
             continue

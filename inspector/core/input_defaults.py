@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from inspector.core.errors import InputError
-from inspector.core.inputs import InputSpec, ModelInput, dtype_key, default_fill, forward_parameters
+from inspector.core.inputs import InputSpec, ModelInput, default_fill, dtype_key, forward_parameters
 from inspector.core.odd_modules import float_twin
 from inspector.core.tree import type_name
 
@@ -59,9 +59,9 @@ def _torchvision_input(model: nn.Module, arch: str, task: str | None) -> InputSp
         return InputSpec((1, 3, 224, 224), layout="pair", source=source)
     if arch == "inception_v3":
         return InputSpec((1, 3, 299, 299), source=source)
-    size = getattr(model, "image_size", None)
-    if isinstance(size, int):
-        return InputSpec((1, 3, size, size), source=source)
+    image_size = getattr(model, "image_size", None)
+    if isinstance(image_size, int):
+        return InputSpec((1, 3, image_size, image_size), source=source)
     return InputSpec((1, 3, 224, 224), source=source)
 
 

@@ -28,7 +28,6 @@ from inspector.core.inputs import (
     leaf_from_text,
 )
 
-
 # --------------------------------------------------------------------------- saved form
 
 

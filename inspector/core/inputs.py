@@ -298,12 +298,16 @@ def check_fill(fill: str, dtype: str | None = None) -> None:
         raise InputError(
             f"unknown fill {fill!r}; choose one of randn, rand, zeros, ones, randint[:LOW,HIGH], arange or image:PATH"
         )
-    if dtype is not None and dtype_name(dtype) not in FLOAT_DTYPES and dtype_name(dtype) != "bool":
-        if fill in FLOAT_ONLY_FILLS or fill.startswith("image:"):
-            raise InputError(
-                f"the fill {fill} makes floating-point values, and this input is {dtype_name(dtype)}; "
-                "use randint[:LOW,HIGH] (e.g. token ids randint:0,VOCAB), ones, zeros or arange"
-            )
+    if (
+        dtype is not None
+        and dtype_name(dtype) not in FLOAT_DTYPES
+        and dtype_name(dtype) != "bool"
+        and (fill in FLOAT_ONLY_FILLS or fill.startswith("image:"))
+    ):
+        raise InputError(
+            f"the fill {fill} makes floating-point values, and this input is {dtype_name(dtype)}; "
+            "use randint[:LOW,HIGH] (e.g. token ids randint:0,VOCAB), ones, zeros or arange"
+        )
 
 
 NAME_PATTERN = re.compile(r"^(\d+|[A-Za-z_][A-Za-z0-9_]*)$")
@@ -632,7 +636,7 @@ def load_image(path: str, shape: tuple[int, ...], arch: str | None = None) -> to
             # Pillow only warns between its limit and twice it; past the limit is refused here.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path, formats=IMAGE_FORMATS) as image:
-                image = image.convert("RGB" if channels == 3 else "L").resize((width, height), Image.BILINEAR)
+                image = image.convert("RGB" if channels == 3 else "L").resize((width, height), Image.Resampling.BILINEAR)
                 data = torch.frombuffer(bytearray(image.tobytes()), dtype=torch.uint8)
     except FileNotFoundError:
         raise InputError(f"no such image file: {path}") from None

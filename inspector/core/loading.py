@@ -19,13 +19,14 @@ import re
 import sys
 import warnings
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
 
+from inspector.core.common import first_line as _first_line
 from inspector.core.errors import ArchitectureRequired, ModelLoadError, TrustRequired
 
 TASKS = ("classification", "detection", "segmentation", "video", "optical_flow")
@@ -151,7 +152,7 @@ def build_torchvision(
             # caller's random state, so two runs of the same command agree.
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(0)
-                return tvm.get_model(name, **kwargs)
+                return cast(nn.Module, tvm.get_model(name, **kwargs))
     except (OSError, RuntimeError) as error:
         if weights is not None and _looks_like_download_failure(error):
             raise ModelLoadError(
@@ -175,7 +176,7 @@ def _hub_messages_to_stderr() -> Iterator[None]:
         sys.stderr.write(held.getvalue())
 
 
-def _build_on_meta(builder: Any, name: str, kwargs: dict[str, Any]) -> nn.Module:
+def _build_on_meta(builder: Callable[..., nn.Module], name: str, kwargs: dict[str, Any]) -> nn.Module:
     """Build with every tensor on meta; builders that read values get only their weights there."""
     from inspector.core.meta_shortcuts import SkipMetaInit
 
@@ -208,29 +209,31 @@ def empty_weights() -> Iterator[None]:
     original_parameter = nn.Module.register_parameter
     original_buffer = nn.Module.register_buffer
 
-    def register_parameter(module: nn.Module, name: str, param: nn.Parameter | None) -> None:
-        original_parameter(module, name, param)
+    # Named ``self`` as the methods they stand in for, so the signatures match.
+    def register_parameter(self: nn.Module, name: str, param: nn.Parameter | None) -> None:
+        original_parameter(self, name, param)
         if param is not None:
-            value = module._parameters[name]
+            value = self._parameters[name]
             assert value is not None
-            module._parameters[name] = nn.Parameter(
+            self._parameters[name] = nn.Parameter(
                 value.to("meta"), requires_grad=value.requires_grad
             )
 
     def register_buffer(
-        module: nn.Module, name: str, tensor: torch.Tensor | None, persistent: bool = True
+        self: nn.Module, name: str, tensor: torch.Tensor | None, persistent: bool = True
     ) -> None:
-        original_buffer(module, name, tensor, persistent)
+        original_buffer(self, name, tensor, persistent)
         if tensor is not None:
-            module._buffers[name] = tensor.to("meta")
+            self._buffers[name] = tensor.to("meta")
 
-    nn.Module.register_parameter = register_parameter  # type: ignore[method-assign]
-    nn.Module.register_buffer = register_buffer  # type: ignore[method-assign]
+    # Patched for the length of the build only, and restored below.
+    nn.Module.register_parameter = register_parameter  # type: ignore[method-assign]  # see above
+    nn.Module.register_buffer = register_buffer  # type: ignore[method-assign]  # see above
     try:
         yield
     finally:
-        nn.Module.register_parameter = original_parameter  # type: ignore[method-assign]
-        nn.Module.register_buffer = original_buffer  # type: ignore[method-assign]
+        nn.Module.register_parameter = original_parameter  # type: ignore[method-assign]  # see above
+        nn.Module.register_buffer = original_buffer  # type: ignore[method-assign]  # see above
 
 
 # --------------------------------------------------------------------------- files
@@ -571,11 +574,6 @@ def _globals_from_message(message: str) -> list[str]:
     return sorted(set(re.findall(r"GLOBAL ([\w.]+ ?[\w.]*)", message)))
 
 
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return text[0] if text else type(error).__name__
-
-
 # --------------------------------------------------------------------------- callables
 
 
@@ -675,7 +673,7 @@ def load_model(
     if not text:
         raise ModelLoadError("no model given; name a torchvision model (e.g. resnet18), a file or module:callable")
     form = classify_source(text)
-    hf_options = {k: v for k, v in (("hf_class", hf_class), ("config", config)) if v}
+    hf_options: dict[str, Any] = {k: v for k, v in (("hf_class", hf_class), ("config", config)) if v}
     if form == "timm":
         from inspector.core.sources import timm_source
 

@@ -19,6 +19,7 @@ run takes. Two function modes skip that work where the answer is known:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -130,7 +131,7 @@ def _gelu(input: Any, approximate: str = "none") -> torch.Tensor | None:
     return torch.empty_like(input)
 
 
-_SHORTCUTS = {
+_SHORTCUTS: dict[Callable[..., Any], Callable[..., torch.Tensor | None]] = {
     F.batch_norm: _batch_norm,
     F.layer_norm: _layer_norm,
     F.linear: _linear,

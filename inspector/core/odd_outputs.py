@@ -46,7 +46,7 @@ def shape_of(tensor: torch.Tensor) -> list[int]:
         return [0]
     sizes = [list(c.shape) for c in components]
     # Components of a nested tensor all have the same number of dimensions.
-    dims = [column[0] if all(size == column[0] for size in column) else -1 for column in zip(*sizes)]
+    dims = [column[0] if all(size == column[0] for size in column) else -1 for column in zip(*sizes, strict=True)]
     return [len(components), *(int(d) for d in dims)]
 
 

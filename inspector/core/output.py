@@ -32,7 +32,8 @@ import itertools
 import os
 import stat
 import sys
-from typing import IO, Any, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import IO, Any
 
 from inspector.core.errors import InspectorError
 

@@ -140,7 +140,7 @@ class PassThroughIdentity(nn.Identity):
 
     def __getstate__(self) -> dict[str, Any]:
         # A pickled model carries the learned structure, not the removed module.
-        state = super().__getstate__() if hasattr(super(), "__getstate__") else self.__dict__.copy()
+        state = super().__getstate__() if hasattr(super(), "__getstate__") else self.__dict__.copy()  # type: ignore[no-untyped-call]  # nn.Module's has no annotations
         state = dict(state)
         state["_stands_in_for"] = None
         return state
@@ -183,7 +183,7 @@ class PassThroughIdentity(nn.Identity):
 
     # ----------------------------------------------------------------- the call
 
-    def forward(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
         if not args and not kwargs:
             raise TypeError("Identity.forward() missing its input")
         first = args[0] if args else next(iter(kwargs.values()))
@@ -285,7 +285,7 @@ def _hooks_silenced(original: nn.Module) -> Iterator[None]:
     from torch.nn.modules import module as torch_module
 
     saved = [(m, {name: m.__dict__[name] for name in _HOOK_DICTS if name in m.__dict__}) for m in original.modules()]
-    globals_saved = [(table, dict(table)) for table in (
+    globals_saved: list[tuple[dict[int, Any], dict[int, Any]]] = [(table, dict(table)) for table in (
         torch_module._global_forward_hooks, torch_module._global_forward_pre_hooks,
         torch_module._global_forward_hooks_with_kwargs, torch_module._global_forward_hooks_always_called,
     )]

@@ -20,6 +20,12 @@ from torch import nn
 
 from inspector.core import odd_modules
 from inspector.core import stats as stats_mod
+from inspector.core.common import RunError
+from inspector.core.common import device_of as _device_of
+from inspector.core.common import first_line as first_line  # importable from here too, as before
+from inspector.core.common import restore_buffers as _restore_buffers
+from inspector.core.common import snapshot_buffers as _snapshot_buffers
+from inspector.core.common import tensors_in as tensors_in  # importable from here too, as before
 from inspector.core.devices import synchronize
 from inspector.core.odd_outputs import shape_of
 from inspector.core.stats import Histogram, LayerStats, PendingStats
@@ -62,28 +68,8 @@ class ModuleRecord:
         return self.calls[0] if self.calls else None
 
 
-@dataclass
-class ProbeError:
-    """Where a forward raised: the innermost module on the call stack, and what it was given."""
-
-    module: str | None
-    """Dotted path of the innermost module whose forward raised; ``""`` for the root; None outside any module."""
-    type_name: str | None
-    message: str
-    exception_type: str
-    input_shapes: list[list[int]]
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "module": self.module,
-            "type": self.type_name,
-            "message": self.message,
-            "input_shapes": self.input_shapes,
-        }
-
-    def __str__(self) -> str:
-        where = f"{self.module or '(root)'} ({self.type_name})" if self.module is not None else "the model"
-        return f"{where} raised {self.exception_type}: {self.message}"
+ProbeError = RunError
+"""A probed run's error: the core's one error record (:class:`inspector.core.common.RunError`)."""
 
 
 @dataclass
@@ -117,38 +103,6 @@ class ProbeRun:
 
 class Cancelled(Exception):
     """Raised inside the forward to stop a run the user cancelled."""
-
-
-def tensors_in(value: Any) -> list[torch.Tensor]:
-    """Tensors in an output structure, depth first: tuple/list order, dict insertion order."""
-    found: list[torch.Tensor] = []
-    _gather_tensors(value, found, set())
-    return found
-
-
-def _gather_tensors(item: Any, found: list[torch.Tensor], enclosing: set[int]) -> None:
-    # A module-level function, not a closure that calls itself: such a closure
-    # is a reference cycle, and it kept every tensor it saw (every layer's
-    # output) alive until the cyclic garbage collector ran. ``enclosing``
-    # holds the containers being walked, so a structure that contains itself
-    # ends the walk there instead of never ending.
-    if isinstance(item, torch.Tensor):
-        found.append(item)
-        return
-    if isinstance(item, dict):
-        children: Any = list(item.values())
-    elif isinstance(item, (list, tuple)):
-        children = item
-    elif hasattr(item, "__dataclass_fields__"):
-        children = [getattr(item, name) for name in item.__dataclass_fields__]
-    else:
-        return
-    if id(item) in enclosing:
-        return
-    enclosing.add(id(item))
-    for child in children:
-        _gather_tensors(child, found, enclosing)
-    enclosing.discard(id(item))
 
 
 def shapes_of(value: Any) -> list[list[int]]:
@@ -262,17 +216,6 @@ def _input_args(inputs: Any) -> tuple[Any, ...]:
     return inputs if isinstance(inputs, tuple) else (inputs,)
 
 
-def first_line(error: BaseException) -> str:
-    """What an exception from user code says, in one line (``sys.exit`` and a bare KeyboardInterrupt named)."""
-    if isinstance(error, SystemExit):
-        # str(SystemExit(2)) is "2": say what it was.
-        return f"the model's code called sys.exit({error.code!r})"
-    if isinstance(error, KeyboardInterrupt) and not str(error).strip():
-        return "the model's code raised KeyboardInterrupt"
-    lines = str(error).strip().splitlines()
-    return lines[0] if lines else type(error).__name__
-
-
 def _is_meta(args: Sequence[Any]) -> bool:
     return any(t.is_meta for t in tensors_in(list(args)))
 
@@ -320,7 +263,7 @@ def run(
         names, len(named), device, on_progress, should_stop, measure=not meta, histogram=histogram
     )
     outside = odd_modules.OutsideTree(recorder, named, scripted_root=scripted)
-    if scripted and call is None and not kwargs:
+    if isinstance(model, torch.jit.ScriptModule) and call is None and not kwargs:
         from inspector.core.sources.torchscript import probe_call
 
         call = probe_call(model, recorder)  # per-layer records from the graph, where it can be instrumented
@@ -347,7 +290,7 @@ def run(
         cancelled = recorder.stopped or (should_stop is not None and should_stop())
     except Cancelled:
         cancelled = True
-    except BaseException as exc:  # noqa: BLE001 - the user's model can raise anything, sys.exit too; it becomes a record
+    except BaseException as exc:  # the user's model can raise anything, sys.exit too; it becomes a record
         if from_user(exc):
             raise  # the user's own Ctrl-C ends the work
         if recorder.stopped:
@@ -399,48 +342,6 @@ def _install_hooks(named: list[tuple[str, nn.Module]], recorder: _Recorder) -> l
     return handles
 
 
-def _device_of(args: Sequence[Any], model: nn.Module) -> torch.device:
-    tensors = tensors_in(list(args))
-    if tensors:
-        return tensors[0].device
-    param = next(iter(model.parameters()), None)
-    return param.device if param is not None else torch.device("cpu")
-
-
-BufferSnapshot = list[tuple[nn.Module, str, torch.Tensor, torch.Tensor]]
-"""(module, buffer name, the buffer object, a copy of its values)."""
-
-
-def _snapshot_buffers(model: nn.Module) -> BufferSnapshot:
-    """Every module's buffers and copies of their values, so a train-mode run leaves them as they were.
-
-    Kept by module and name, not only by object: a model that re-binds a
-    buffer in its forward (``self.ema = new``, the EMA pattern) leaves its
-    module holding another tensor, which updating the old object in place
-    would not undo.
-    """
-    saved: BufferSnapshot = []
-    copies: dict[int, torch.Tensor] = {}
-    for module in model.modules():
-        for name, buffer in module._buffers.items():
-            if buffer is None or buffer.is_meta:
-                continue
-            # A buffer shared by several modules is copied once.
-            copy = copies.get(id(buffer))
-            if copy is None:
-                copy = copies[id(buffer)] = buffer.detach().clone()
-            saved.append((module, name, buffer, copy))
-    return saved
-
-
-def _restore_buffers(saved: BufferSnapshot) -> None:
-    """Put each module's own buffer object back under its name, with its values as they were."""
-    for module, name, buffer, copy in saved:
-        if module._buffers.get(name) is not buffer:
-            module._buffers[name] = buffer
-        buffer.copy_(copy)
-
-
 def _error_from(exc: BaseException, recorder: _Recorder, model: nn.Module) -> ProbeError:
     if recorder.stack:
         name, call, *_ = recorder.stack[-1]
@@ -452,7 +353,7 @@ def _error_from(exc: BaseException, recorder: _Recorder, model: nn.Module) -> Pr
 def _finish(recorder: _Recorder) -> None:
     """Read back every statistic and CUDA time of the run in one go."""
     results = stats_mod.collect([p for _, p in recorder.pending])
-    for (call, _), result in zip(recorder.pending, results):
+    for (call, _), result in zip(recorder.pending, results, strict=True):
         if result is not None:
             call.stats, call.histogram = result
     for call, start, end in recorder.events:

@@ -62,7 +62,7 @@ class Session:
         self.params = count_params(loaded.module)
         self.trainable_params = sum(param_numel(p) for p in loaded.module.parameters() if p.requires_grad)
         self.module_count = sum(1 for _ in loaded.module.named_modules())
-        self._lazy = any(isinstance(p, nn.parameter.UninitializedTensorMixin) for p in loaded.module.parameters())
+        self._lazy = any(nn.parameter.is_lazy(p) for p in loaded.module.parameters())
         if self._lazy:
             loaded.notes.append("LazyModules: parameters are materialised by the first run")
 
@@ -209,7 +209,7 @@ class Session:
 
     def _count_materialised(self) -> None:
         """Count the parameters again once the first run has given the LazyModules their shapes."""
-        self._lazy = any(isinstance(p, nn.parameter.UninitializedTensorMixin) for p in self.model.parameters())
+        self._lazy = any(nn.parameter.is_lazy(p) for p in self.model.parameters())
         self.params = count_params(self.model)
         self.trainable_params = sum(param_numel(p) for p in self.model.parameters() if p.requires_grad)
         if not self._lazy:

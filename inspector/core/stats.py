@@ -13,12 +13,13 @@ from __future__ import annotations
 import math
 import struct
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import torch
 
 try:
-    from inspector.core import _fused
+    from inspector.core import _fused  # type: ignore[attr-defined]  # a C extension (setup.py) without a stub
 except ImportError:  # built without a C compiler: stock torch reductions, same numbers
     _fused = None
 
@@ -116,7 +117,7 @@ def distinct(tensor: torch.Tensor) -> tuple[torch.Tensor, int]:
     if tensor.layout != torch.strided or tensor.is_nested:
         return tensor, 1
     view, weight = tensor, 1
-    for dim, (size, stride) in enumerate(zip(tensor.shape, tensor.stride())):
+    for dim, (size, stride) in enumerate(zip(tensor.shape, tensor.stride(), strict=True)):
         if stride == 0 and size > 1:
             view = view.narrow(dim, 0, 1)
             weight *= size
@@ -383,9 +384,9 @@ def collect(pending: list[PendingStats | None]) -> list[tuple[LayerStats, Histog
     if present[0].vector.is_meta:
         return [None for _ in pending]
     vectors = torch.stack([p.vector.to(present[0].vector.device) for p in present]).cpu().numpy()
-    layer_stats = [_stats_from_vector(vector, p.floating) for vector, p in zip(vectors, present)]
+    layer_stats = [_stats_from_vector(vector, p.floating) for vector, p in zip(vectors, present, strict=True)]
     histograms = _histograms([p.sample for p in present], layer_stats, vectors[:, _NUMEL])
-    finished = iter(zip(layer_stats, histograms))
+    finished = iter(zip(layer_stats, histograms, strict=True))
     return [None if p is None else next(finished) for p in pending]
 
 
@@ -399,13 +400,13 @@ def _histograms(
     of a GPU run come to the host in one transfer first.
     """
     found: list[Histogram | None] = [None] * len(samples)
-    wanted = [i for i, (s, layer) in enumerate(zip(samples, layer_stats)) if s is not None and layer.min is not None]
+    wanted = [i for i, (s, layer) in enumerate(zip(samples, layer_stats, strict=True)) if s is not None and layer.min is not None]
     if not wanted:
         return found
-    on_host = [samples[i] for i in wanted]
+    on_host = [cast(torch.Tensor, samples[i]) for i in wanted]  # wanted holds only the samples taken
     if on_host[0].device.type != "cpu":
         on_host = list(torch.cat([s.reshape(-1) for s in on_host]).cpu().split([s.numel() for s in on_host]))
-    for index, sample in zip(wanted, on_host):
+    for index, sample in zip(wanted, on_host, strict=True):
         bounds = _histogram_range(layer_stats[index].min, layer_stats[index].max)
         if bounds is None:
             continue
@@ -427,8 +428,10 @@ def _histograms(
     return found
 
 
-def _histogram_range(low: float, high: float) -> tuple[float, float] | None:
+def _histogram_range(low: float | None, high: float | None) -> tuple[float, float] | None:
     """The bins' outer edges: the output's min and max, widened where they are too close for 64 bins."""
+    if low is None or high is None:  # no finite value: nothing to bin
+        return None
     if high <= low:
         high = low + 1.0 if low == 0 else low + abs(low) * 1e-6 + 1e-12
     # float64 edges: a range a few float32 steps wide (a LayerNorm'd constant,

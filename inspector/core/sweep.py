@@ -36,12 +36,13 @@ from typing import Any
 import torch
 from torch import nn
 
+from inspector.core.common import ModelState, RunError, device_of, first_line, install_hooks, tensors_in
 from inspector.core.compare import NoiseFloor, distance_of, fixed_random_state
 from inspector.core.devices import synchronize
 from inspector.core.errors import EditError
 from inspector.core.inputs import available_memory, parse_dtype
 from inspector.core.precision import model_dtype
-from inspector.core.probe import ProgressCallback, StopCallback, first_line, shapes_of, tensors_in
+from inspector.core.probe import ProgressCallback, StopCallback, shapes_of
 from inspector.core.session import Session
 from inspector.core.tree import type_name
 from inspector.core.watch import from_user
@@ -52,23 +53,6 @@ REPLAY_BUDGET = 1 << 30
 
 EntryCallback = Callable[["SweepEntry"], None]
 """Called with each entry as soon as it is measured."""
-
-
-@dataclass
-class SweepError:
-    """Where a step's forward raised: the innermost module running, and the first line of the message."""
-
-    module: str | None
-    """Dotted path; ``""`` is the root's own forward; None when no module was running."""
-    message: str
-    exception_type: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"module": self.module, "message": self.message}
-
-    def __str__(self) -> str:
-        where = "the root" if self.module == "" else self.module or "the model"
-        return f"{where}: {self.exception_type}: {self.message}"
 
 
 @dataclass
@@ -84,7 +68,8 @@ class SweepEntry:
     relative_l2: float | None
     """``‖baseline − output‖ / ‖baseline‖`` of the final output; None when shapes differ or it failed."""
     cosine: float | None
-    error: SweepError | None = None
+    error: RunError | None = None
+    """Where the forward raised: the innermost module running (``""`` the root, None none) and the message's first line."""
     time_ms: float | None = None
     """Wall time of this step's forward (not part of the JSON schema)."""
 
@@ -96,7 +81,7 @@ class SweepEntry:
             "output_shapes": self.output_shapes,
             "relative_l2": self.relative_l2,
             "cosine": self.cosine,
-            "error": self.error.as_dict() if self.error is not None else None,
+            "error": {"module": self.error.module, "message": self.error.message} if self.error is not None else None,
         }
 
 
@@ -211,10 +196,7 @@ class _Hooks:
     def install(self, module: nn.Module, name: str, *, replay: bool) -> list[Any]:
         """Hook ``module``; with ``replay``, route its forward through :meth:`_forward_of`."""
         self.names[id(module)] = name
-        handles = [
-            module.register_forward_pre_hook(self.pre, with_kwargs=True),
-            module.register_forward_hook(self.post, with_kwargs=True),
-        ]
+        handles: list[Any] = install_hooks([module], self.pre, self.post, with_kwargs=True)
         if replay:
             own = module.__dict__.get("forward")
             # An instance attribute shadows the class's forward for this module only.
@@ -466,7 +448,7 @@ def sweep(
     )
     spec = session.require_input()
     args = session.make_inputs()
-    device = _device_of(args, model)
+    device = device_of(args, model)
     result = SweepResult(
         model=session.source,
         input=spec.as_dict(),
@@ -480,10 +462,9 @@ def sweep(
     hooks = _Hooks(should_stop, replay_budget(device) if reuse_prefix and not train else 0, device)
     handles: list[Any] = []
     named = list(model.named_modules())
-    flags = [(m, m.training) for _, m in named]
     # Train mode updates BatchNorm running statistics on every forward; they
     # are put back after each step so that every step sees the same model.
-    buffers = [(b, b.detach().clone()) for b in model.buffers()] if train else []
+    state = ModelState(model, buffers=train)
     # --dtype: every step runs the weights in the dtype of the inputs, as the report does.
     precision = contextlib.ExitStack()
     precision.enter_context(model_dtype(model, parse_dtype(session.dtype) if session.dtype is not None else None))
@@ -494,16 +475,16 @@ def sweep(
             handles += hooks.install(module, name, replay=bool(name) and hooks.budget_bytes > 0)
         model.train(train)
         hooks.begin(recording=hooks.budget_bytes > 0, boundary=-1)
-        baseline, error, _ = _forward(model, args, hooks, spec.seed, buffers, device)
+        baseline, error, _ = _forward(model, args, hooks, spec.seed, state, device)
         if error is not None:
             raise BaselineFailed(
-                f"the model as it is raises on this input, in {error}; fix the input or the edits first"
+                f"the model as it is raises on this input, in {error.brief()}; fix the input or the edits first"
             )
         result.baseline_output_shapes = shapes_of(baseline)
         # The model as it is, once more: a model that does not repeat itself
         # (a counter, a clock) has a noise floor no edit can be told from.
         hooks.begin(recording=False, boundary=-1)
-        again, error, _ = _forward(model, args, hooks, spec.seed, buffers, device)
+        again, error, _ = _forward(model, args, hooks, spec.seed, state, device)
         result.noise_floor = NoiseFloor.between(baseline, again) if error is None else NoiseFloor(False, None)
         if not result.noise_floor.reproducible:
             # Replayed calls would stand for values the model no longer computes.
@@ -514,7 +495,7 @@ def sweep(
                 result.cancelled = True
                 break
             try:
-                entry = _try(session, path, args, hooks, baseline, spec.seed, buffers, device)
+                entry = _try(session, path, args, hooks, baseline, spec.seed, state, device)
             except _Stopped:
                 result.cancelled = True
                 break
@@ -529,10 +510,7 @@ def sweep(
         for handle in handles:
             handle.remove()
         hooks.uninstall()
-        for module, flag in flags:
-            module.training = flag
-        for buffer, saved in buffers:
-            buffer.copy_(saved)
+        state.restore()
         precision.close()
     result.total_s = time.perf_counter() - started
     result.replayed_calls = hooks.replayed
@@ -546,7 +524,7 @@ def _try(
     hooks: _Hooks,
     baseline: Any,
     seed: int,
-    buffers: list[tuple[torch.Tensor, torch.Tensor]],
+    state: ModelState,
     device: torch.device,
 ) -> SweepEntry:
     original = session.model.get_submodule(path)
@@ -558,7 +536,7 @@ def _try(
         handles = hooks.install(identity, path, replay=False)
         try:
             hooks.begin(recording=False, boundary=boundary)
-            output, error, elapsed = _forward(session.model, args, hooks, seed, buffers, device)
+            output, error, elapsed = _forward(session.model, args, hooks, seed, state, device)
         finally:
             for handle in handles:
                 handle.remove()
@@ -594,9 +572,9 @@ def _forward(
     args: tuple[Any, ...],
     hooks: _Hooks,
     seed: int,
-    buffers: list[tuple[torch.Tensor, torch.Tensor]],
+    state: ModelState,
     device: torch.device,
-) -> tuple[Any, SweepError | None, float]:
+) -> tuple[Any, RunError | None, float]:
     """One plain forward: (output, None, ms) or (None, where it raised, ms); a cancel propagates."""
     started = time.perf_counter()
     try:
@@ -610,19 +588,12 @@ def _forward(
         return output, None, (time.perf_counter() - started) * 1000.0
     except _Stopped:
         raise
-    except BaseException as exc:  # noqa: BLE001 - the user's model can raise anything, sys.exit too; it becomes an entry
+    except BaseException as exc:  # the user's model can raise anything, sys.exit too; it becomes an entry
         if from_user(exc):
             raise  # the user's own Ctrl-C ends the sweep
         where = hooks.stack[-1] if hooks.stack else None
-        return None, SweepError(where, first_line(exc), type(exc).__name__), (time.perf_counter() - started) * 1000.0
+        # The sweep records no call's type or input shapes: its hooks only keep the stack of names.
+        error = RunError(where, None, first_line(exc), type(exc).__name__, [])
+        return None, error, (time.perf_counter() - started) * 1000.0
     finally:
-        for buffer, saved in buffers:
-            buffer.copy_(saved)
-
-
-def _device_of(args: tuple[Any, ...], model: nn.Module) -> torch.device:
-    tensors = tensors_in(list(args))
-    if tensors:
-        return tensors[0].device
-    param = next(iter(model.parameters()), None)
-    return param.device if param is not None else torch.device("cpu")
+        state.restore_buffers()

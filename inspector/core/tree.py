@@ -78,7 +78,7 @@ def type_name(module: nn.Module) -> str:
 
 def param_numel(param: nn.Parameter) -> int:
     """Elements of a parameter; 0 for a LazyModule's parameter that its first run has not materialised yet."""
-    return 0 if isinstance(param, nn.parameter.UninitializedTensorMixin) else param.numel()
+    return 0 if nn.parameter.is_lazy(param) else param.numel()
 
 
 def count_params(module: nn.Module, recurse: bool = True) -> int:

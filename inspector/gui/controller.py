@@ -177,7 +177,7 @@ class SessionController(QObject):
         if wait:
             try:
                 session, tree = job(TaskState(f"Opening {spec}"))
-            except BaseException as error:  # noqa: BLE001 - every failure becomes a message, a factory's sys.exit too
+            except BaseException as error:  # every failure becomes a message, a factory's sys.exit too
                 if _from_user(error):
                     raise
                 return self._on_load_failed(spec, arch, error, traceback.format_exc(), wait=True)
@@ -199,7 +199,7 @@ class SessionController(QObject):
         if wait:
             try:
                 result = job(TaskState(f"Opening {path}"))
-            except BaseException as error:  # noqa: BLE001 - every failure becomes a message, a factory's sys.exit too
+            except BaseException as error:  # every failure becomes a message, a factory's sys.exit too
                 if _from_user(error):
                     raise
                 return self._on_session_file_failed(path, error, traceback.format_exc(), wait=True)

@@ -229,7 +229,7 @@ class OpenModelDialog(QDialog):
         for task_item in self._tasks.values():
             for row in range(task_item.childCount()):
                 item = task_item.child(row)
-                if item.text(0) == name:
+                if item is not None and item.text(0) == name:
                     self.model_list.setCurrentItem(item)
                     return True
         return False
@@ -237,7 +237,7 @@ class OpenModelDialog(QDialog):
     def _current(self) -> tuple[str, str] | None:
         item = self.model_list.currentItem()
         data = item.data(0, Qt.ItemDataRole.UserRole) if item is not None else None
-        return tuple(data) if data else None  # type: ignore[return-value]
+        return (str(data[0]), str(data[1])) if data else None
 
     def _on_search_edit_changed(self, text: str) -> None:
         needle = text.strip().lower()
@@ -246,6 +246,8 @@ class OpenModelDialog(QDialog):
             shown = 0
             for row in range(task_item.childCount()):
                 item = task_item.child(row)
+                if item is None:
+                    continue
                 visible = needle in item.text(0).lower()
                 item.setHidden(not visible)
                 if visible:

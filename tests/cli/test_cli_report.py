@@ -22,9 +22,10 @@ ERROR_KEYS = ["module", "type", "message", "input_shapes"]
 @pytest.fixture(scope="module")
 def feature_report():
     """The seed example: `report resnet18 --identity fc`."""
-    from inspector.cli import main
     import contextlib
     import io
+
+    from inspector.cli import main
 
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
@@ -81,7 +82,7 @@ def test_layers_follow_named_modules_with_the_depth_and_params_rules(feature_rep
     model.fc = torch.nn.Identity()
     modules = [(n, m) for n, m in model.named_modules() if n]
     assert [layer["name"] for layer in report["layers"]] == [n for n, _ in modules]
-    for layer, (name, module) in zip(report["layers"], modules):
+    for layer, (name, module) in zip(report["layers"], modules, strict=True):
         assert layer["type"] == type(module).__name__
         assert layer["depth"] == name.count(".") + 1
         assert layer["params"] == sum(p.numel() for p in module.parameters()), name

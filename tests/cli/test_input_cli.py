@@ -127,7 +127,7 @@ def test_resnet18_in_half_precision_on_the_cpu_leaves_its_weights_bit_identical(
 
     torch.manual_seed(0)
     fresh = torchvision.models.resnet18()
-    for (name, a), (_, b) in zip(model.state_dict().items(), fresh.state_dict().items()):
+    for (name, a), (_, b) in zip(model.state_dict().items(), fresh.state_dict().items(), strict=True):
         assert a.dtype == b.dtype and torch.equal(a, b), name
 
 

@@ -13,8 +13,16 @@ from PIL import Image
 from torch import nn
 
 from inspector.core.export import (
-    CSV_FILE, GRAPH_FILE, PLOT_FILE, REPORT_FILE, SNIPPET_FILE, STATE_FILE, EXPORT_FILE, TORCHSCRIPT_FILE,
-    export_session, rebuild_snippet,
+    CSV_FILE,
+    EXPORT_FILE,
+    GRAPH_FILE,
+    PLOT_FILE,
+    REPORT_FILE,
+    SNIPPET_FILE,
+    STATE_FILE,
+    TORCHSCRIPT_FILE,
+    export_session,
+    rebuild_snippet,
 )
 from inspector.core.inputs import InputSpec
 from inspector.core.loading import LoadedModel

@@ -205,8 +205,8 @@ def test_failing_run_marks_the_module_and_the_edge_whose_tensor_went_into_it():
 
 
 def test_a_failing_residual_add_is_the_marked_node():
-    from inspector.core.session import Session
     from inspector.core.inputs import InputSpec
+    from inspector.core.session import Session
 
     session = Session.open("resnet18")
     session.set_input(InputSpec((1, 3, 64, 64)))

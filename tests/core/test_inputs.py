@@ -10,8 +10,8 @@ from PIL import Image
 from inspector.core.errors import InputError
 from inspector.core.inputs import (
     InputSpec,
-    check_fits,
     check_fill,
+    check_fits,
     guess_from_first_layer,
     load_image,
     make_inputs,
@@ -137,7 +137,7 @@ def test_fills_and_dtypes(fill, dtype):
     elif fill == "ones":
         assert bool((x == 1).all())
     elif fill == "rand" and x.is_floating_point():
-        assert 0 <= float(x.min()) and float(x.max()) < 1
+        assert float(x.min()) >= 0 and float(x.max()) < 1
     elif fill == "randn" and dtype == "float32":
         assert float(x.min()) < 0 < float(x.max())
 

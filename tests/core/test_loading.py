@@ -70,7 +70,7 @@ def test_torchvision_name_and_prefix_give_the_same_model():
     reference = torchvision.models.resnet18()
     assert sum(p.numel() for p in plain.module.parameters()) == sum(p.numel() for p in reference.parameters())
     # Random weights are reproducible: two loads agree.
-    for a, b in zip(plain.module.parameters(), prefixed.module.parameters()):
+    for a, b in zip(plain.module.parameters(), prefixed.module.parameters(), strict=True):
         assert torch.equal(a, b)
 
 

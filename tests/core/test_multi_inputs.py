@@ -118,7 +118,7 @@ def test_token_ids_come_from_the_embeddings_vocabulary_and_a_timestep_from_its_t
     ids = guess_input(im.tokens_with_mask()).first_spec()
     assert ids.dtype == "int64" and ids.fill == "randint:0,50"
     (tensor,) = make_inputs(ids)
-    assert 0 <= int(tensor.min()) and int(tensor.max()) < 50
+    assert int(tensor.min()) >= 0 and int(tensor.max()) < 50
     step = natural_inputs(im.diffusion_step()).args[1]
     assert step.fill == "randint:0,100" and step.shape == (1,)
 

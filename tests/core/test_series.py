@@ -18,12 +18,12 @@ from inspector.core import probe
 from inspector.core.inputs import InputSpec
 from inspector.core.layer_table import CSV_COLUMNS, layers_csv, run_layers
 from inspector.core.series import align, envelope, series_of
+from inspector.core.shapes import meta_run
 
 
 def stats_csv(run):
     """The window's statistics CSV of a run (no tree: params and replaced are empty)."""
     return layers_csv(run_layers(run))
-from inspector.core.shapes import meta_run
 
 
 class Log(nn.Module):

@@ -48,7 +48,7 @@ def test_round_trip_gives_the_same_tree_edits_input_and_run(tmp_path):
     for name, record in original.records.items():
         again = saved.records[name]
         assert again.type_name == record.type_name and len(again.calls) == len(record.calls)
-        for before, after in zip(record.calls, again.calls):
+        for before, after in zip(record.calls, again.calls, strict=True):
             assert after.output_shapes == before.output_shapes and after.input_shapes == before.input_shapes
             assert after.stats == before.stats
             if before.histogram is not None:

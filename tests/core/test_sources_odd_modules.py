@@ -144,7 +144,7 @@ def _same_records(run: probe.ProbeRun, eager: probe.ProbeRun, prefix: str = "") 
     for name, record in eager.records.items():
         got = run.records[prefix + name if name else prefix.rstrip(".")] if prefix else run.records[name]
         assert len(got.calls) == len(record.calls), name
-        for a, b in zip(got.calls, record.calls):
+        for a, b in zip(got.calls, record.calls, strict=True):
             assert a.output_shapes == b.output_shapes and a.input_shapes == b.input_shapes, name
             assert (a.stats is None) == (b.stats is None)
             if a.stats is not None:
@@ -236,7 +236,7 @@ def test_a_module_created_in_the_forward_is_recorded_as_created_there():
     tanh = run.created[2].first
     # The model's output is relu(tanh): its positive values are the Tanh's.
     assert tanh.stats is not None and tanh.stats.numel == 6
-    assert -1 <= tanh.stats.min and tanh.stats.max == pytest.approx(float(run.output.max()))
+    assert tanh.stats.min >= -1 and tanh.stats.max == pytest.approx(float(run.output.max()))
     assert all(r.created_in_forward for r in run.created)
     report = build_report(session, run)
     assert [c["name"] for c in report["created_in_forward"]] == names

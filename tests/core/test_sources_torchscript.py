@@ -43,7 +43,7 @@ def test_a_torchscript_resnet_has_the_eager_models_per_layer_records(tmp_path, h
             continue
         got = run.records[name]
         assert len(got.calls) == len(want.calls), name  # the ReLU of a BasicBlock: called twice, twice here
-        for mine, theirs in zip(got.calls, want.calls):
+        for mine, theirs in zip(got.calls, want.calls, strict=True):
             assert mine.output_shapes == theirs.output_shapes, name
             assert mine.input_shapes == theirs.input_shapes, name
             assert mine.time_ms is None  # the graph runs as one call: no per-layer time

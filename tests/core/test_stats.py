@@ -128,7 +128,7 @@ def test_each_histogram_of_a_run_is_numpys_histogram_of_that_output(route):
     ]
     results = stats.collect([stats.measure([t]) for t in tensors] + [None])
     assert results[-1] is None
-    for tensor, (_, histogram) in zip(tensors, results):
+    for tensor, (_, histogram) in zip(tensors, results, strict=False):
         values = tensor.double().numpy()
         values = values[np.isfinite(values)]
         counts, edges = np.histogram(values, bins=stats.HISTOGRAM_BINS, range=(histogram.edges[0], histogram.edges[-1]))

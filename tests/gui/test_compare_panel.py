@@ -6,8 +6,8 @@ import pytest
 from PySide6.QtCore import Qt
 
 from inspector.core.compare import compare_runs
-from inspector.gui.panels.row_table import SORT_ROLE
 from inspector.gui.panels.compare import ComparePanel, moved_colour
+from inspector.gui.panels.row_table import SORT_ROLE
 
 TIMEOUT_MS = 120_000
 

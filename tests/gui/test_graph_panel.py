@@ -40,9 +40,11 @@ def graph_window(window: Any, qtbot: Any) -> Any:
 def run_and_draw(window: Any, qtbot: Any) -> Any:
     """Run (F5) and wait until the Graph tab has drawn the graph of that run; returns the view drawn."""
     panel = window.analysis.graph
-    with qtbot.waitSignal(panel.sig_graph_shown, timeout=TIMEOUT_MS) as shown:
-        with qtbot.waitSignal(window.sig_run_finished, timeout=TIMEOUT_MS):
-            window.actions["actionRun"].trigger()
+    with (
+        qtbot.waitSignal(panel.sig_graph_shown, timeout=TIMEOUT_MS) as shown,
+        qtbot.waitSignal(window.sig_run_finished, timeout=TIMEOUT_MS),
+    ):
+        window.actions["actionRun"].trigger()
     qtbot.waitUntil(lambda: not window.busy, timeout=TIMEOUT_MS)
     return shown.args[0]
 

@@ -75,7 +75,7 @@ class WrapsErrors(CatchesEverything):
         for layer in self.layers:
             try:
                 x = layer(x)
-            except Exception as error:  # noqa: BLE001
+            except Exception as error:
                 raise RuntimeError("a layer failed") from error
         return x
 

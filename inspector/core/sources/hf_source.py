@@ -19,7 +19,7 @@ from __future__ import annotations
 import glob
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
@@ -161,7 +161,7 @@ def _build_meta(cls: Any, config: Any) -> nn.Module:
 
 
 def _from_config(cls: Any, config: Any) -> nn.Module:
-    make = getattr(cls, "from_config", None) or cls._from_config
+    make: Callable[[Any], nn.Module] = getattr(cls, "from_config", None) or cls._from_config
     try:
         return make(config)
     except (ValueError, TypeError, KeyError) as error:
@@ -196,7 +196,7 @@ def build(
         )
     if _has_weights(folder):
         assert folder is not None
-        load = getattr(cls, "from_pretrained")
+        load = cls.from_pretrained
         try:
             model = load(folder, config=configuration, local_files_only=True)
         except (OSError, ValueError, RuntimeError) as error:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -41,10 +41,10 @@ def build(name: str, *, weights: str | None = None, meta: bool = False, **overri
             from inspector.core.meta_shortcuts import SkipMetaInit
 
             with torch.device("meta"), SkipMetaInit():
-                return timm.create_model(name, pretrained=False, **overrides)
+                return cast(nn.Module, timm.create_model(name, pretrained=False, **overrides))
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(0)
-            return timm.create_model(name, pretrained=weights is not None, **overrides)
+            return cast(nn.Module, timm.create_model(name, pretrained=weights is not None, **overrides))
     except (OSError, RuntimeError) as error:
         if weights is not None:
             raise ModelLoadError(

@@ -114,7 +114,7 @@ def _segments(nodes: list[Any], modules: set[str]) -> list[Segment]:
         following = path if path is not None else following
         after.append(following)
     after.reverse()
-    for index, (node, path) in enumerate(zip(nodes, paths)):
+    for index, (node, path) in enumerate(zip(nodes, paths, strict=True)):
         if path is None:
             # A node that names no module (an `if` of a layer's own code, or the root's code in a loaded
             # archive): part of each open call that goes on after it.

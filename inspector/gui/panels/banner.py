@@ -82,7 +82,9 @@ class MessageBanner(QFrame):
     @property
     def module(self) -> str | None:
         """The module the shown message is about, if any."""
-        return self._module if self.isVisibleTo(self.parentWidget()) else None
+        parent = self.parentWidget()
+        shown = self.isVisibleTo(parent) if parent is not None else self.isVisible()
+        return self._module if shown else None
 
     def text(self) -> str:
         """The shown text without markup."""

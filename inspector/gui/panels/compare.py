@@ -30,22 +30,14 @@ from typing import TYPE_CHECKING, Any
 os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
 
 import numpy as np
+import pyqtgraph as pg  # after PySide6, see above
 import PySide6  # noqa: F401 - imported before pyqtgraph so that it picks PySide6
 from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import (
-    QHBoxLayout,
-    QLabel,
-    QProgressBar,
-    QPushButton,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
-import pyqtgraph as pg  # noqa: E402 - after PySide6, see above
-
-from inspector.gui.panels.plot_items import BACKGROUND, ERROR, MEAN, style_plot
 from inspector.gui.panels.model_work import ModelWorkPanel
+from inspector.gui.panels.plot_items import BACKGROUND, ERROR, MEAN, style_plot
 from inspector.gui.panels.row_table import RIGHT, RowTableModel, shapes_text, sorted_table, table_over_plot
 
 if TYPE_CHECKING:

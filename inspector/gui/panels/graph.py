@@ -38,12 +38,21 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QPoint, QRectF, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QImage, QPainter
-from PySide6.QtWidgets import QComboBox, QGraphicsScene, QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QGraphicsScene,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from inspector.core.graph import DataflowGraph, GraphNode, auto_depth, collapse
 from inspector.core.graph_layout import GraphLayout, layout
-from inspector.gui.panels.graph_canvas import EdgeItem, GraphCanvas, NodeItem, scale_colour
 from inspector.core.task import TaskState
+from inspector.gui.panels.graph_canvas import EdgeItem, GraphCanvas, NodeItem, scale_colour
 from inspector.gui.panels.model_work import CLOSE_WAIT_MS, ModelWorkPanel
 
 if TYPE_CHECKING:
@@ -369,7 +378,7 @@ class GraphPanel(ModelWorkPanel):
 
     def _scene_items(self, shown: GraphShown) -> Iterator[None]:
         visible, placed = shown.visible, shown.placed
-        for edge, points in zip(visible.edges, placed.paths):
+        for edge, points in zip(visible.edges, placed.paths, strict=True):
             if len(points) >= 2:
                 tip = f"{edge.source} → {edge.target}: {edge.label}" + (" (into the failing call)" if edge.failed else "")
                 self.scene.addItem(EdgeItem(points, edge.failed, tip))

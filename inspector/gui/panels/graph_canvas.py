@@ -56,7 +56,7 @@ def scale_colour(share: float) -> QColor:
     share = min(1.0, max(0.0, share))
     stops = ((255, 247, 212), (254, 196, 79), (236, 112, 20))
     low, high, t = (stops[0], stops[1], share * 2) if share < 0.5 else (stops[1], stops[2], share * 2 - 1)
-    return QColor(*(int(a + (b - a) * t) for a, b in zip(low, high)))
+    return QColor(*(int(a + (b - a) * t) for a, b in zip(low, high, strict=True)))
 
 
 class NodeItem(QGraphicsItem):

@@ -447,7 +447,7 @@ class InputPanel(QWidget):
             self._fixed[key] = value
             cells = (key, _describe_fixed(value), "", "", "kept as given")
             editable = (False,) * 5
-        for column, (text, can_edit) in enumerate(zip(cells, editable)):
+        for column, (text, can_edit) in enumerate(zip(cells, editable, strict=True)):
             item = QTableWidgetItem(text)
             if not can_edit:
                 item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)

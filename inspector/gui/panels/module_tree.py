@@ -169,7 +169,7 @@ class ModuleTreePanel(QWidget):
         self.tree.setModel(wanted)
         old_selection.deleteLater()
         if not filtered:
-            self.proxy.setSourceModel(None)
+            self.proxy.setSourceModel(None)  # type: ignore[arg-type]  # Qt takes None: no source model
         self.tree.header().restoreState(widths)
         self.tree.selectionModel().currentChanged.connect(self._on_tree_current_changed)
         self.tree.expand(wanted.index(0, 0))

@@ -15,12 +15,11 @@ import os
 os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
 
 import numpy as np
+import pyqtgraph as pg  # after PySide6, see above
 import PySide6  # noqa: F401 - imported before pyqtgraph so that it picks PySide6
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QLabel, QStackedWidget, QWidget
-
-import pyqtgraph as pg  # noqa: E402 - after PySide6, see above
 
 from inspector.core.probe import CallRecord, ProbeRun
 from inspector.core.series import RunSeries
@@ -141,7 +140,7 @@ class Canvas(pg.GraphicsLayoutWidget):
         for legend in getattr(self, "legends", ()):
             fit_legend(legend, self.width() - 24)
 
-    def resizeEvent(self, event: object) -> None:  # noqa: N802 - Qt override
+    def resizeEvent(self, event: object) -> None:
         super().resizeEvent(event)
         self.fit_legends()
 

@@ -27,16 +27,15 @@ from typing import TYPE_CHECKING
 os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
 
 import numpy as np
+import pyqtgraph as pg  # after PySide6, see above
 import PySide6  # noqa: F401 - imported before pyqtgraph so that it picks PySide6
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QPointF, Qt, QTimer, Signal
 from PySide6.QtWidgets import QLabel, QSizePolicy, QTabWidget, QVBoxLayout, QWidget
 
-import pyqtgraph as pg  # noqa: E402 - after PySide6, see above
-
 from inspector.core.errors import InspectorError
-from inspector.core.probe import ProbeRun
-from inspector.core.output import write_bytes, write_text
 from inspector.core.layer_table import layers_csv, run_layers
+from inspector.core.output import write_bytes, write_text
+from inspector.core.probe import ProbeRun
 from inspector.core.series import RunSeries, align, envelope, series_of
 from inspector.gui.panels.plot_items import (
     BAND,

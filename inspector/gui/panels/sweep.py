@@ -26,25 +26,15 @@ from typing import TYPE_CHECKING, Any
 os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
 
 import numpy as np
+import pyqtgraph as pg  # after PySide6, see above
 import PySide6  # noqa: F401 - imported before pyqtgraph so that it picks PySide6
 from PySide6.QtCore import QModelIndex, Qt, Signal
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import (
-    QCheckBox,
-    QHBoxLayout,
-    QLabel,
-    QLineEdit,
-    QProgressBar,
-    QPushButton,
-    QVBoxLayout,
-    QWidget,
-)
-
-import pyqtgraph as pg  # noqa: E402 - after PySide6, see above
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QLineEdit, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
 from inspector.core.formatting import format_number
-from inspector.gui.panels.plot_items import BACKGROUND, ERROR, MEAN, style_plot
 from inspector.gui.panels.model_work import ModelWorkPanel
+from inspector.gui.panels.plot_items import BACKGROUND, ERROR, MEAN, style_plot
 from inspector.gui.panels.row_table import RIGHT, RowTableModel, shapes_text, sorted_table, table_over_plot
 
 if TYPE_CHECKING:
@@ -67,7 +57,7 @@ class SweepTableModel(RowTableModel["SweepEntry"]):
         if role == Qt.ItemDataRole.ForegroundRole and not entry.ok:
             return QColor(ERROR)
         if role == Qt.ItemDataRole.ToolTipRole and entry.error is not None:
-            return f"{entry.name} replaced with Identity: the forward failed in {entry.error}"
+            return f"{entry.name} replaced with Identity: the forward failed in {entry.error.brief()}"
         if role == Qt.ItemDataRole.TextAlignmentRole and column in (4, 5):
             return RIGHT
         return None
@@ -90,14 +80,14 @@ class SweepTableModel(RowTableModel["SweepEntry"]):
         where = "the root" if entry.error.module == "" else entry.error.module or "the model"
         return f"{where}: {entry.error.message}"
 
-    def sort_key(self, entry: SweepEntry, row: int, column: int) -> Any:
+    def sort_key(self, row: SweepEntry, position: int, column: int) -> Any:
         if column == 4:
-            return math.inf if entry.relative_l2 is None else entry.relative_l2
+            return math.inf if row.relative_l2 is None else row.relative_l2
         if column == 5:
-            return -math.inf if entry.cosine is None else entry.cosine
+            return -math.inf if row.cosine is None else row.cosine
         if column == 0:
-            return row  # sweep order, which is the model's order
-        return self.display(entry, column)
+            return position  # sweep order, which is the model's order
+        return self.display(row, column)
 
 
 class SweepPanel(ModelWorkPanel):
