@@ -84,8 +84,8 @@ class WindowMessages(QObject):
         for note in session.loaded.notes:
             self.log(note, "warning")
         if session.read_only:
-            self.banner.show_message("Read-only model", "TorchScript modules take no hooks and no edits: the tree "
-                                     "and output shapes are shown, per-layer records are not.", level="info")
+            self.banner.show_message("Read-only model", "A TorchScript module cannot be edited. Its layers' shapes and "
+                                     "statistics are read from its graph; their times are not.", level="info")
         self.status(f"Opened {session.source}", 5000)
 
     def set_model_label(self, session: Session, tree: ModuleNode) -> None:

@@ -57,13 +57,13 @@ NO_RUN_HINT = (
 )
 NO_STATS_HINT = (
     "<p style='font-size:13pt'><b>No activation statistics in this run</b></p>"
-    "<p>A shapes-only run (meta device) or a TorchScript model records no values.<br>"
+    "<p>A shapes-only run (meta device) records no values.<br>"
     "Run on a real device to see them.</p>"
 )
 NO_MODULES_HINT = (
     "<p style='font-size:13pt'><b>No module ran</b></p>"
-    "<p>This run recorded no per-layer calls (a TorchScript model runs no Python hooks,<br>"
-    "or the run was cancelled before the first layer).</p>"
+    "<p>This run recorded no per-layer calls (a TorchScript module whose graph<br>"
+    "names no layer, or a run cancelled before the first layer).</p>"
 )
 NO_SELECTION_HINT = (
     "<p style='font-size:13pt'><b>No module selected</b></p>"
