@@ -12,11 +12,13 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
+if TYPE_CHECKING:
+    from rich.table import Table
+
+# rich is imported where a table or a spinner is drawn, not with this module:
+# a report written as JSON (to a pipe or a file) does without it.
 
 ALL_MODULES_UP_TO = 200
 """Trees of at most this many modules are shown whole by default; larger ones to depth 2."""
@@ -46,6 +48,9 @@ def report_depth(report: dict[str, Any], depth: int | None) -> int | None:
 
 def report_table(report: dict[str, Any], depth: int | None = None) -> Table:
     """The report's layers as a table: the tree indented by depth, shapes, parameters and statistics."""
+    from rich.table import Table
+    from rich.text import Text
+
     error = report.get("error") or {}
     failed = error.get("module")
     table = Table(box=None, header_style="bold", pad_edge=False, show_edge=False)
@@ -116,6 +121,9 @@ def report_summary(report: dict[str, Any], seconds: float | None = None) -> str:
 def print_report(report: dict[str, Any], *, depth: int | None = None, seconds: float | None = None,
                  file: TextIO | None = None) -> None:
     """Print the report as a table with its summary line (and a note when the tree was cut)."""
+    from rich.console import Console
+    from rich.text import Text
+
     console = Console(file=file or sys.stdout, highlight=False)
     shown_depth = report_depth(report, depth)
     console.print(report_table(report, shown_depth))
@@ -133,6 +141,9 @@ def print_report(report: dict[str, Any], *, depth: int | None = None, seconds: f
 
 def print_sweep(result: dict[str, Any], *, file: TextIO | None = None) -> None:
     """Print a sweep: one row per module replaced alone, how far the output moved or where it failed."""
+    from rich.console import Console
+    from rich.table import Table
+
     console = Console(file=file or sys.stdout, highlight=False)
     table = Table(box=None, header_style="bold", pad_edge=False, show_edge=False)
     table.add_column("Module replaced", no_wrap=True, overflow="ellipsis", max_width=48)
@@ -164,7 +175,14 @@ def progress(enabled: bool, description: str) -> Iterator[Callable[[int, int], N
     if not enabled:
         yield lambda done, total: None
         return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
     bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                    console=Console(file=sys.stderr), transient=True)
@@ -182,5 +200,7 @@ def status(enabled: bool, message: str) -> Iterator[None]:
     if not enabled:
         yield
         return
+    from rich.console import Console
+
     with Console(file=sys.stderr).status(message):
         yield
