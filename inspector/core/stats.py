@@ -235,6 +235,8 @@ def _measure_plain(tensors: list[torch.Tensor], histogram: bool) -> PendingStats
         flat = flat.abs()
     if flat.dtype in (torch.float16, torch.bfloat16) or flat.dtype.itemsize < 4:
         flat = flat.float()
+    if flat.is_neg():  # memory holds x, the tensor means -x: the kernel and the bit views read memory
+        flat = flat.resolve_neg()
     if flat.device.type == "cpu":
         return _cpu_stats(flat, histogram)
     # A GPU run takes the exact masked path every time, so it never waits
