@@ -1,8 +1,8 @@
 """Target 1 on a GPU: a full probe against a plain forward on CUDA, and how often the host waits.
 
-Runs only where CUDA is available (the development machines have none; the
-device tool lends a GPU to some sessions: ``python -m bench.run_all
-cuda_probe``, or ``python -m bench.cuda_probe``, as one short script). Times
+Runs only where CUDA is available (the development machines have none):
+``bench/cuda_check.sh`` runs it with tests/core/test_cuda.py as one short
+script, or ``python -m bench.cuda_probe`` alone. Times
 are taken after ``torch.cuda.synchronize()``, so both sides include all of
 their GPU work. "Host waits" counts the operations torch's sync debug mode
 reports during one probed run: it must not grow with the number of layers.
@@ -14,7 +14,7 @@ import warnings
 
 import torch
 
-from bench.common import row, side_by_side
+from bench.common import ratio_spread, row, spreads
 from inspector.core import probe
 from inspector.core.loading import build_torchvision
 
@@ -33,7 +33,7 @@ def host_waits(model: torch.nn.Module, x: torch.Tensor) -> int:
     return sum("synchroniz" in str(w.message) for w in caught)
 
 
-def measure(name: str, batch: int, repeat: int = 11) -> tuple[dict[str, float], int, int]:
+def measure(name: str, batch: int, repeat: int = 11) -> tuple[dict[str, tuple[float, float, float]], int, int]:
     model = build_torchvision(name).eval().cuda()
     x = torch.randn(batch, 3, 224, 224, device="cuda")
 
@@ -46,27 +46,28 @@ def measure(name: str, batch: int, repeat: int = 11) -> tuple[dict[str, float], 
         probe.run(model, (x,))
         torch.cuda.synchronize()
 
-    times = side_by_side({"plain forward": plain, "Model Inspector probe": probed}, repeat=repeat)
+    times = spreads({"plain forward": plain, "Model Inspector probe": probed}, repeat=repeat)
     modules = sum(1 for _ in model.modules())
     return times, host_waits(model, x), modules
 
 
 def main() -> list[str]:
-    lines = ["## Probe overhead on CUDA (target: full probe <= 1.3x a plain forward, no wait per layer)", ""]
+    lines = ["## Probe overhead on CUDA (target: full probe <= 1.1x a plain forward, no wait per layer)", ""]
     if not torch.cuda.is_available():
         return lines + ["No CUDA device on this machine: not measured."]
     lines += [
         f"Device: {torch.cuda.get_device_name(0)}, CUDA {torch.version.cuda}.",
         "",
-        row("model", "tool", "median s", "ratio to plain", "host waits in one probed run", "modules"),
+        row("model", "tool", "median s", "ratio to plain: median (min–max)", "host waits in one probed run",
+            "modules"),
         row("---", "---", "---:", "---:", "---:", "---:"),
     ]
     for name, batch in CASES:
         times, waits, modules = measure(name, batch)
         plain = times["plain forward"]
-        for tool, seconds in times.items():
+        for tool, spread in times.items():
             probed = tool != "plain forward"
-            lines.append(row(f"{name} batch {batch}", tool, f"{seconds:.4f}", f"{seconds / plain:.2f}x",
+            lines.append(row(f"{name} batch {batch}", tool, f"{spread[1]:.4f}", ratio_spread(spread, plain),
                              waits if probed else "", modules if probed else ""))
     return lines
 

@@ -81,7 +81,7 @@ def measure_torchlens(name: str, batch: int, repeat: int = 5) -> tuple[tuple[flo
     return tuple(result["plain"]), tuple(result["trace"])
 
 
-def main() -> list[str]:
+def main(cases: tuple[tuple[str, int], ...] = CASES, repeat: int = 11) -> list[str]:
     lines = [
         "## Probe overhead (targets: full probe <= 1.3x a plain forward; within torchinfo's ratio + 0.02)",
         "",
@@ -91,14 +91,14 @@ def main() -> list[str]:
         row("---", "---", "---:", "---:"),
     ]
     have_torchlens = importlib.util.find_spec("torchlens") is not None
-    for name, batch in CASES:
-        times = measure(name, batch)
+    for name, batch in cases:
+        times = measure(name, batch, repeat)
         plain = times["plain forward"]
         for tool, spread in times.items():
             lines.append(row(f"{name} batch {batch}", tool, f"{spread[1]:.3f}", ratio_spread(spread, plain)))
         if have_torchlens:
             try:
-                own_plain, traced = measure_torchlens(name, batch)
+                own_plain, traced = measure_torchlens(name, batch, max(1, repeat // 2))
                 lines.append(row(f"{name} batch {batch}", "TorchLens trace (own process)", f"{traced[1]:.3f}",
                                  ratio_spread(traced, own_plain)))
             except RuntimeError as error:

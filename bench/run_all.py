@@ -11,7 +11,7 @@ import sys
 import torch
 import torchvision
 
-SCRIPTS = ("probe_overhead", "cuda_probe", "meta_shapes", "load_checkpoint", "memory", "gui_speed", "sweep_speed",
+SCRIPTS = ("probe_overhead", "cold_start", "cuda_probe", "meta_shapes", "load_checkpoint", "memory", "gui_speed", "sweep_speed",
            "graph_speed")
 
 

@@ -12,11 +12,14 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
+# rich is imported where a table or a spinner is drawn, not with this module:
+# a report written as JSON (to a pipe or a file) does without it.
 
 from inspector.core.formatting import format_count, format_number, shapes_text
 
@@ -46,6 +49,9 @@ def report_depth(report: dict[str, Any], depth: int | None) -> int | None:
 
 def report_table(report: dict[str, Any], depth: int | None = None) -> Table:
     """The report's layers as a table: the tree indented by depth, shapes, parameters and statistics."""
+    from rich.table import Table
+    from rich.text import Text
+
     error = report.get("error") or {}
     failed = error.get("module")
     table = Table(box=None, header_style="bold", pad_edge=False, show_edge=False)
@@ -105,6 +111,8 @@ def report_table(report: dict[str, Any], depth: int | None = None) -> Table:
 
 def _console(file: TextIO) -> Console:
     """A console that prints names and messages as they are: ``[red]`` is no markup and ``:llama:`` no emoji."""
+    from rich.console import Console
+
     return Console(file=file, highlight=False, markup=False, emoji=False)
 
 
@@ -136,6 +144,8 @@ def report_summary(report: dict[str, Any], seconds: float | None = None) -> str:
 def print_report(report: dict[str, Any], *, depth: int | None = None, seconds: float | None = None,
                  file: TextIO | None = None) -> None:
     """Print the report as a table with its summary line (and a note when the tree was cut)."""
+    from rich.text import Text
+
     console = _console(file or sys.stdout)
     shown_depth = report_depth(report, depth)
     console.print(report_table(report, shown_depth))
@@ -156,6 +166,8 @@ def print_report(report: dict[str, Any], *, depth: int | None = None, seconds: f
 
 def print_sweep(result: dict[str, Any], *, file: TextIO | None = None) -> None:
     """Print a sweep: one row per module replaced alone, how far the output moved or where it failed."""
+    from rich.table import Table
+
     console = _console(file or sys.stdout)
     table = Table(box=None, header_style="bold", pad_edge=False, show_edge=False)
     table.add_column("Module replaced", no_wrap=True, overflow="ellipsis", max_width=48)

@@ -29,6 +29,12 @@ from torch.utils.hooks import RemovableHandle
 
 def tensors_in(value: Any) -> list[torch.Tensor]:
     """Tensors in an output structure, depth first: tuple/list order, dict insertion order."""
+    # The usual cases first: every hook of a run asks this of its input
+    # tuple and its output.
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if type(value) is tuple and len(value) == 1 and isinstance(value[0], torch.Tensor):
+        return [value[0]]
     found: list[torch.Tensor] = []
     _gather_tensors(value, found, set())
     return found

@@ -19,7 +19,10 @@ run takes. Two function modes skip that work where the answer is known:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -59,7 +62,26 @@ class SkipMetaInit(TorchFunctionMode):
 
 
 class ShapeShortcuts(TorchFunctionMode):
-    """Outputs of the costliest meta kernels, made directly; see the module docstring."""
+    """Outputs of the costliest meta kernels, made directly; see the module docstring.
+
+    While it is active, torch's Python meta kernels are also called without
+    importing ``torch._dynamo`` first (see :func:`python_meta_kernels_direct`).
+    """
+
+    def __enter__(self) -> ShapeShortcuts:
+        _direct_enter()
+        try:
+            super().__enter__()  # type: ignore[no-untyped-call]
+        except BaseException:
+            _direct_exit()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            super().__exit__(*exc)  # type: ignore[no-untyped-call]
+        finally:
+            _direct_exit()
 
     def __torch_function__(self, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: Any = None) -> Any:
         kwargs = kwargs or {}
@@ -137,3 +159,93 @@ _SHORTCUTS: dict[Callable[..., Any], Callable[..., torch.Tensor | None]] = {
     F.linear: _linear,
     F.gelu: _gelu,
 }
+
+
+# torch's Python meta kernels of elementwise ops (``x + y``, relu, tanh, cat
+# on meta) are wrapped in ``torch._disable_dynamo``, whose first call imports
+# ``torch._dynamo``: ~2 s and ~150 MB for a shapes-only run of a small model,
+# more than everything else the command line does after ``import torch``. The
+# wrapper looks its "dynamo-disabled" function up in the ``__dynamo_disable``
+# attribute of the function it wraps and imports dynamo only when that is
+# missing. Where dynamo has not been imported, nothing is being compiled and
+# disabling it means nothing, so during a meta run each such function is
+# given itself as that attribute, and the attribute is taken off again after
+# the run: torch is left as it was, and a later torch.compile in the same
+# process still gets torch's own disabled functions.
+_DISABLE_ATTRIBUTE = "__dynamo_disable"
+_direct_lock = threading.Lock()
+_direct_depth = 0
+_direct_set: list[Callable[..., Any]] = []
+
+
+def _dynamo_wrapped() -> list[Callable[..., Any]]:
+    """The functions torch wrapped with ``_disable_dynamo`` among its Python references and meta kernels."""
+    found: dict[int, Callable[..., Any]] = {}
+    candidates: list[Any] = []
+    for name, module in list(sys.modules.items()):
+        if module is not None and name.startswith(("torch._refs", "torch._prims", "torch._decomp")):
+            candidates += list(vars(module).values())
+    decomp = sys.modules.get("torch._decomp")
+    for table in getattr(decomp, "global_decomposition_table", {}).values():
+        candidates += list(table.values())
+    # Decorators hide the wrapper: ``@wraps(prim)`` on the outside points
+    # ``__wrapped__`` past it, so closures are followed as well.
+    seen: set[int] = set()
+    stack = [(candidate, 0) for candidate in candidates if callable(candidate)]
+    while stack:
+        function, depth = stack.pop()
+        if id(function) in seen or depth > 6:
+            continue
+        seen.add(id(function))
+        code = getattr(function, "__code__", None)
+        closure = getattr(function, "__closure__", None) or ()
+        if code is not None and code.co_qualname == "_disable_dynamo.<locals>.inner" and "fn" in code.co_freevars:
+            target = closure[code.co_freevars.index("fn")].cell_contents
+            found[id(target)] = target
+        inner = [getattr(function, "__wrapped__", None)]
+        for cell in closure:
+            try:
+                inner.append(cell.cell_contents)
+            except ValueError:  # an empty cell
+                continue
+        stack += [(f, depth + 1) for f in inner if callable(f) and hasattr(f, "__code__")]
+    return list(found.values())
+
+
+def _direct_enter() -> None:
+    global _direct_depth
+    with _direct_lock:
+        _direct_depth += 1
+        if _direct_depth > 1:
+            return
+        if "torch._dynamo" in sys.modules:
+            return
+        for function in _dynamo_wrapped():
+            if getattr(function, _DISABLE_ATTRIBUTE, None) is None:
+                try:
+                    setattr(function, _DISABLE_ATTRIBUTE, function)
+                except (AttributeError, TypeError):
+                    continue
+                _direct_set.append(function)
+
+
+def _direct_exit() -> None:
+    global _direct_depth
+    with _direct_lock:
+        _direct_depth -= 1
+        if _direct_depth > 0:
+            return
+        for function in _direct_set:
+            if getattr(function, _DISABLE_ATTRIBUTE, None) is function:
+                delattr(function, _DISABLE_ATTRIBUTE)
+        _direct_set.clear()
+
+
+@contextmanager
+def python_meta_kernels_direct() -> Iterator[None]:
+    """Within it, torch's Python meta kernels run without importing ``torch._dynamo`` first (see above)."""
+    _direct_enter()
+    try:
+        yield
+    finally:
+        _direct_exit()

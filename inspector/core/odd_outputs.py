@@ -91,7 +91,9 @@ def measure_odd(tensors: list[torch.Tensor], *, histogram: bool = True) -> stats
     for values, zeros in chosen:
         pending = stats_mod.measure([values], histogram=False)
         if pending is not None:
-            rows.append(pending.vector)
+            vector = pending.vector
+            # The CPU kernel gives its numbers as a tuple (see stats.PendingStats).
+            rows.append(vector if isinstance(vector, torch.Tensor) else torch.tensor(vector, dtype=torch.float64))
         if zeros:
             rows.append(_zeros_row(zeros, values.device))
     device = rows[0].device

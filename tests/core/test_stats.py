@@ -170,3 +170,18 @@ def test_every_kernel_route_gives_float64_sums_min_max_and_zeros(route, threads,
     assert squares == pytest.approx(float((values - shift).square().sum()), rel=1e-12)
     assert (low, high) == (float(values.min()), float(values.max()))
     assert zeros == int((values == 0).sum())
+
+
+@pytest.mark.parametrize("kernel", ["one-pass kernel", "stock torch"])
+def test_a_negated_view_is_measured_as_its_values(kernel, monkeypatch):
+    """A tensor with torch's negative bit set (``_neg_view``) holds x in memory and means -x."""
+    if kernel == "stock torch":
+        monkeypatch.setattr(stats, "_fused", None)
+    tensor = torch._neg_view(torch.rand(1000, generator=torch.Generator().manual_seed(3)) + 1)
+    assert tensor.is_neg() and tensor.is_contiguous()
+    ((result, histogram),) = stats.collect([stats.measure([tensor])])
+    want = torch_reference(tensor.resolve_neg())
+    got = result.as_dict()
+    for key, value in want.items():
+        assert got[key] == pytest.approx(value, rel=1e-6, abs=1e-9), key
+    assert histogram is not None and histogram.counts.sum() == 1000

@@ -1,0 +1,92 @@
+"""Cold start of the command line: ``report file.py:fn --meta`` start to exit, against ``import torch``.
+
+Target: at most the floor (a fresh ``python -c "import torch"``) + 0.5 s.
+Each command runs in a fresh process, interleaved with the others so the
+machine's load hits all of them alike; the table gives the median (min–max)
+of the wall times and the median CPU time (user + system) of the process,
+which other work on a shared machine lengthens less.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+from bench.common import row
+
+MODEL = """
+from torch import nn
+
+
+def fn():
+    return nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 16), nn.GELU(), nn.Linear(16, 4))
+"""
+
+TARGET_S = 0.5
+
+
+def _timed(argv: list[str]) -> tuple[float, float]:
+    """(wall s, CPU s) of one fresh process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    env = dict(os.environ, PYTHONPATH=os.getcwd())
+    result = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv[1:])} failed: {result.stderr.strip().splitlines()[-1:]}")
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def measure(repeat: int = 5) -> dict[str, tuple[list[float], list[float]]]:
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "small.py")
+        with open(path, "w", encoding="utf-8") as stream:
+            stream.write(MODEL)
+        commands = {
+            "python -c pass": [sys.executable, "-c", "pass"],
+            'python -c "import torch" (the floor)': [sys.executable, "-c", "import torch"],
+            "report small.py:fn --meta": [sys.executable, "-m", "inspector", "report", f"{path}:fn", "--meta",
+                                          "--trust", "--input-shape", "2,8", "--format", "json"],
+            "report small.py:fn (CPU run)": [sys.executable, "-m", "inspector", "report", f"{path}:fn",
+                                             "--trust", "--input-shape", "2,8", "--format", "json"],
+            "model-inspector --help": [sys.executable, "-m", "inspector", "--help"],
+        }
+        _timed(commands['python -c "import torch" (the floor)'])  # warm the file cache
+        times: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name in commands}
+        for _ in range(repeat):
+            for name, argv in commands.items():
+                wall, cpu = _timed(argv)
+                times[name][0].append(wall)
+                times[name][1].append(cpu)
+    return times
+
+
+def main() -> list[str]:
+    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
+    times = measure()
+    floor_wall = statistics.median(times['python -c "import torch" (the floor)'][0])
+    floor_cpu = statistics.median(times['python -c "import torch" (the floor)'][1])
+    lines = [
+        f"## Cold start of the command line (target: `report file.py:fn --meta` <= `import torch` + {TARGET_S} s)",
+        "",
+        (f"Fresh processes, interleaved, median (min–max) of 5; load average at the start {load} "
+         f"on {os.cpu_count()} CPU cores."),
+        "",
+        row("command", "wall s", "above the floor s", "CPU s (user+sys)", "CPU above the floor s"),
+        row("---", "---:", "---:", "---:", "---:"),
+    ]
+    for name, (walls, cpus) in times.items():
+        wall, cpu = statistics.median(walls), statistics.median(cpus)
+        lines.append(row(name, f"{wall:.2f} ({min(walls):.2f}–{max(walls):.2f})", f"{wall - floor_wall:+.2f}",
+                         f"{cpu:.2f}", f"{cpu - floor_cpu:+.2f}"))
+    return lines
+
+
+if __name__ == "__main__":
+    print("\n".join(main()))
