@@ -50,6 +50,8 @@ class LoadedModel:
     """Things the loader did that a person should know (a stripped prefix, an inferred head size)."""
     build_options: dict[str, Any] = field(default_factory=dict)
     """``hf_class`` and ``config`` of an ``hf:`` model or architecture, to build it again."""
+    dispatch: Any = None
+    """Where accelerate put each module (:class:`inspector.core.dispatch.Dispatch`), for ``--device auto``; None otherwise."""
 
     @property
     def read_only(self) -> bool:
@@ -650,6 +652,9 @@ def load_model(
     named: bool = True,
     hf_class: str | None = None,
     config: Mapping[str, Any] | None = None,
+    dispatched: bool = False,
+    max_memory: Mapping[str, int] | None = None,
+    offload_dir: str | None = None,
 ) -> LoadedModel:
     """Load a model from any MODEL form of the command line.
 
@@ -663,12 +668,22 @@ def load_model(
     someone else. A Python callable then needs ``trust`` like a pickle does
     (:class:`TrustRequired` otherwise); a callable the person typed is their
     consent, as with ``python -c``.
+
+    ``dispatched=True`` (``--device auto``) loads the checkpoint into a model
+    dispatched by accelerate within ``max_memory``, the rest offloaded to
+    ``offload_dir`` (see :mod:`inspector.core.dispatch`).
     """
     text = (spec or "").strip()
     if not text:
         raise ModelLoadError("no model given; name a torchvision model (e.g. resnet18), a file or module:callable")
     form = classify_source(text)
     hf_options = {k: v for k, v in (("hf_class", hf_class), ("config", config)) if v}
+    if dispatched:
+        from inspector.core.dispatch import load_dispatched
+
+        loaded: LoadedModel = load_dispatched(text, arch=arch, max_memory=max_memory, offload_dir=offload_dir, **hf_options)
+        loaded.build_options = hf_options
+        return loaded
     if form == "timm":
         from inspector.core.sources import timm_source
 
