@@ -420,7 +420,11 @@ def load_file(
         raise ModelLoadError(f"{path} is empty")
     notes: list[str] = []
     if path.lower().endswith(".safetensors"):
+        from inspector.core.dispatch import check_fits
         from inspector.core.sources.safetensors_source import read_state_dict
+
+        # Read whole into memory: refused before reading when it cannot fit, suggesting --device auto.
+        check_fits(os.path.getsize(path), torch.device("cpu"), path)
 
         return _state_dict_model(path, read_state_dict(path), arch, notes, arch_options)
     names = _zip_names(path)

@@ -24,6 +24,7 @@ def build_report(session: Session, run: ProbeRun) -> dict[str, Any]:
     section = input_section(session)
     replaced = set(session.replaced)
     scripted = session.read_only
+    dispatch = session.dispatch
     layers = []
     # The tree counts every subtree's parameters in one pass, as the GUI shows them;
     # count_params per layer walked each subtree again (cubic in a model nested 1,000 deep).
@@ -51,8 +52,10 @@ def build_report(session: Session, run: ProbeRun) -> dict[str, Any]:
                     "time_ms": first.time_ms if first is not None and run.timed else None,
                 }
             )
+        if dispatch is not None:
+            layer["placement"] = dispatch.placement_of(name)
         layers.append(layer)
-    return {
+    document: dict[str, Any] = {
         "schema": SCHEMA,
         "model": {
             "source": session.source,
@@ -70,6 +73,10 @@ def build_report(session: Session, run: ProbeRun) -> dict[str, Any]:
         "output": {"shapes": run.output_shapes},
         "layers": layers,
     }
+    if dispatch is not None:
+        # Only for --device auto: every other report keeps its keys as they were.
+        document["dispatch"] = dispatch.summary()
+    return document
 
 
 def input_section(session: Session) -> dict[str, Any]:

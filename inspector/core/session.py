@@ -147,6 +147,10 @@ class Session:
         if self.on_meta:
             self.device = target
             return
+        if target.type != self.device.type or target != self.device:
+            from inspector.core.dispatch import check_fits, model_bytes
+
+            check_fits(model_bytes(self.model), target, self.source)
         self.model.to(target)
         self.editor.move_stash(target)
         self.device = target
