@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import importlib
 import logging
 import os
 import re
@@ -32,7 +33,7 @@ import time
 import weakref
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -238,7 +239,7 @@ def _safetensors_checkpoint(files: list[str], label: str) -> _Checkpoint:
         for path in files:
             handle = safetensors.safe_open(path, framework="pt", device="cpu")
             handles.append(handle)
-            for key in handle.keys():
+            for key in handle.keys():  # noqa: SIM118 - a safetensors handle is not a Mapping
                 where[key] = handle
                 piece = handle.get_slice(key)
                 shapes[key] = (tuple(piece.get_shape()), _safetensors_dtype(piece.get_dtype()))
@@ -356,7 +357,7 @@ def _check_keys(model: nn.Module, checkpoint: _Checkpoint, arch: str, notes: lis
             notes.append(f"stripped the {prefix!r} prefix from every key")
             keys = {k[len(prefix):]: v for k, v in keys.items()}
     # Tied names the file stored once (safetensors keeps a shared tensor once).
-    keys = fill_tied(model, keys)  # type: ignore[arg-type]
+    keys = cast("dict[str, str]", fill_tied(model, cast("dict[str, torch.Tensor]", keys)))
     reference = model.state_dict()
     missing = [k for k in reference if k not in keys]
     unexpected = [k for k in keys if k not in reference]
@@ -398,13 +399,12 @@ def load_dispatched(
     from inspector.core.loading import LoadedModel
 
     accelerate = accelerate_module()
-    from accelerate.utils import (
-        find_tied_parameters,
-        offload_weight,
-        retie_parameters,
-        save_offload_index,
-        set_module_tensor_to_device,
-    )
+    utils = importlib.import_module("accelerate.utils")
+    find_tied_parameters = utils.find_tied_parameters
+    offload_weight = utils.offload_weight
+    retie_parameters = utils.retie_parameters
+    save_offload_index = utils.save_offload_index
+    set_module_tensor_to_device = utils.set_module_tensor_to_device
 
     started = time.perf_counter()
     model, source, kind, checkpoint_path, model_arch = _empty_model(spec, arch, hf_class, config)
@@ -513,13 +513,13 @@ def hooks_bypassed(module: nn.Module) -> Iterator[None]:
         wrapper = inner.__dict__.get("forward")
         original = inner.__dict__.get("_old_forward")
         if wrapper is not None and original is not None and hasattr(inner, "_hf_hook"):
-            inner.forward = original  # type: ignore[method-assign]
+            inner.forward = original
             swapped.append((inner, wrapper))
     try:
         yield
     finally:
         for inner, wrapper in swapped:
-            inner.forward = wrapper  # type: ignore[method-assign]
+            inner.forward = wrapper
 
 
 # --------------------------------------------------------------------------- refusing what cannot fit
