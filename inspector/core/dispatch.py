@@ -522,6 +522,13 @@ def hooks_bypassed(module: nn.Module) -> Iterator[None]:
             inner.forward = wrapper
 
 
+def device_choices(devices: list[str]) -> list[str]:
+    """``devices`` and ``auto`` after them when accelerate is installed (the GUI's device box)."""
+    from inspector.core.sources import available
+
+    return [*devices, AUTO] if available("accelerate") else list(devices)
+
+
 # --------------------------------------------------------------------------- refusing what cannot fit
 
 

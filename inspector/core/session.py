@@ -143,6 +143,11 @@ class Session:
                     "and cannot be moved; open it again to choose another device"
                 )
             return
+        if str(device) == "auto":
+            raise DeviceError(
+                "device auto loads the model's checkpoint dispatched by accelerate: open the model again "
+                "with auto chosen (command line: --device auto)"
+            )
         target = resolve_device(str(device))
         if self.on_meta:
             self.device = target

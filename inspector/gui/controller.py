@@ -83,6 +83,8 @@ class SessionController(QObject):
         self._task_kind = ""
         self._workers: set[Worker] = set()
         self._closing = False
+        self.load_options: dict[str, Any] = {}
+        """Passed on to every model load (``{"dispatched": True}`` for device auto)."""
         self._edit_refused = False
         self._skip_discard = False
         self._lenders: set[str] = set()
@@ -148,7 +150,8 @@ class SessionController(QObject):
         """
         if self.busy or self._closing or not self.may_discard_edits():
             return False
-        job = load_job(spec, arch=arch, trust=trust, named=named, warm=() if wait else WARM_IMPORTS)
+        job = load_job(spec, arch=arch, trust=trust, named=named, warm=() if wait else WARM_IMPORTS,
+                       **self.load_options)
         if wait:
             try:
                 session, tree = job(lambda done, total: None, lambda: False)

@@ -274,6 +274,8 @@ class MainWindow(QMainWindow):
         """
         self._collect_before_opening()
         self._show_status(f"Opening {spec}…")
+        # Device "auto": the checkpoint is loaded dispatched by accelerate (what fits in memory, the rest on disk).
+        self.controller.load_options = {"dispatched": True} if self.input_panel.device() == "auto" else {}
         started = self.controller.open_model(spec, arch=arch, trust=trust, wait=wait, named=named)
         if started and not wait:
             self.input_panel.set_running(True)
@@ -351,6 +353,7 @@ class MainWindow(QMainWindow):
         from inspector.core.devices import available_devices
 
         self.tree_model.set_tree(tree)
+        self.tree_model.set_placement(session.dispatch.placement_of if session.dispatch is not None else None)
         self.tree_panel.show_new_tree()
         if self.analysis is not None:
             self.analysis.set_session(session)
@@ -363,9 +366,11 @@ class MainWindow(QMainWindow):
         self.summary_panel.mark_stale()
         self.banner.hide()
         self.input_panel.set_running(False)
-        self.input_panel.set_devices(available_devices())
+        from inspector.core.dispatch import device_choices
+
+        self.input_panel.set_devices(device_choices(available_devices()))
         self.input_panel.set_inputs(session.inputs)
-        self.input_panel.set_device(str(session.device))
+        self.input_panel.set_device("auto" if session.dispatch is not None else str(session.device))
         self.input_panel.set_mode(session.mode)
         self.input_panel.finish_progress("not run yet")
         self._set_model_label(session, tree)
