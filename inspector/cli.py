@@ -284,6 +284,9 @@ def _dispatch_options(args: argparse.Namespace, meta: bool) -> dict[str, Any]:
         raise UsageError("--meta needs no weights; --device auto is for loading them (give one or the other)")
     if args.dtype is not None:
         raise UsageError("--dtype cannot be combined with --device auto: offloaded weights keep the checkpoint's dtype")
+    if getattr(args, "export", None) is not None:
+        raise UsageError("--export writes every weight into one file, which --device auto is for avoiding; "
+                         "export without --device auto")
     from inspector.core.dispatch import accelerate_module, parse_max_memory
 
     accelerate_module()  # missing: say which extra installs it before anything loads

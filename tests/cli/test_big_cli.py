@@ -110,6 +110,7 @@ def test_sweep_from_disk_equals_the_sweep_in_memory(checkpoint: list[str], capsy
         (["--device", "auto", "--max-memory", "tpu:3=1GiB"], "not a device of this machine"),
         (["--device", "auto", "--meta"], "--meta needs no weights"),
         (["--device", "auto", "--dtype", "float16"], "--dtype cannot be combined with --device auto"),
+        (["--device", "auto", "--export", "out"], "export without --device auto"),
     ],
 )
 def test_usage_errors(checkpoint: list[str], capsys, tmp_path: Path, extra: list[str], message: str) -> None:
