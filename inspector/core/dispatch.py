@@ -229,26 +229,37 @@ class _Checkpoint:
 
 
 def _safetensors_checkpoint(files: list[str], label: str) -> _Checkpoint:
+    """The tensors of safetensors files, each read through a handle opened for it alone.
+
+    A safetensors handle maps its whole file, and every page a read touches
+    stays in the process's resident memory until the handle is closed: kept
+    open through the load, a one-file checkpoint ends up resident whole,
+    whatever the budget. One handle per tensor holds at most that tensor.
+    """
     from inspector.core.sources import require
 
     safetensors = require("safetensors", "hf", "a .safetensors file")
-    handles: list[Any] = []
-    where: dict[str, Any] = {}
+    where: dict[str, str] = {}
     shapes: dict[str, tuple[tuple[int, ...], torch.dtype]] = {}
     try:
         for path in files:
-            handle = safetensors.safe_open(path, framework="pt", device="cpu")
-            handles.append(handle)
-            for key in handle.keys():  # noqa: SIM118 - a safetensors handle is not a Mapping
-                where[key] = handle
-                piece = handle.get_slice(key)
-                shapes[key] = (tuple(piece.get_shape()), _safetensors_dtype(piece.get_dtype()))
+            with safetensors.safe_open(path, framework="pt", device="cpu") as handle:
+                for key in handle.keys():  # noqa: SIM118 - a safetensors handle is not a Mapping
+                    where[key] = path
+                    piece = handle.get_slice(key)
+                    shapes[key] = (tuple(piece.get_shape()), _safetensors_dtype(piece.get_dtype()))
     except Exception as error:  # noqa: BLE001 - a garbled header raises anything (SafetensorError, ValueError, ...)
         text = str(error).strip().splitlines()
         raise ModelLoadError(f"{label} is not a readable safetensors checkpoint ({text[0] if text else type(error).__name__})") from None
     if not shapes:
         raise ModelLoadError(f"{label} holds no tensors")
-    return _Checkpoint(shapes, lambda key: where[key].get_tensor(key), handles.clear)
+
+    def read(key: str) -> torch.Tensor:
+        with safetensors.safe_open(where[key], framework="pt", device="cpu") as handle:
+            tensor: torch.Tensor = handle.get_tensor(key)
+            return tensor
+
+    return _Checkpoint(shapes, read, where.clear)
 
 
 _SAFETENSORS_DTYPES = {
