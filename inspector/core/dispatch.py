@@ -234,7 +234,10 @@ def _safetensors_checkpoint(files: list[str], label: str) -> _Checkpoint:
     A safetensors handle maps its whole file, and every page a read touches
     stays in the process's resident memory until the handle is closed: kept
     open through the load, a one-file checkpoint ends up resident whole,
-    whatever the budget. One handle per tensor holds at most that tensor.
+    whatever the budget. One handle per tensor holds at most that tensor,
+    and the tensor is copied out of the mapping: a tensor viewing it would
+    keep the file mapped (resident pages beyond its own, and a crash should
+    the file be rewritten while the model is open).
     """
     from inspector.core.sources import require
 
@@ -256,7 +259,7 @@ def _safetensors_checkpoint(files: list[str], label: str) -> _Checkpoint:
 
     def read(key: str) -> torch.Tensor:
         with safetensors.safe_open(where[key], framework="pt", device="cpu") as handle:
-            tensor: torch.Tensor = handle.get_tensor(key)
+            tensor: torch.Tensor = handle.get_tensor(key).clone()
             return tensor
 
     return _Checkpoint(shapes, read, where.clear)

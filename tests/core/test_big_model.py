@@ -262,3 +262,26 @@ def test_hf_folder_dispatched_and_a_block_removed_as_deleting_it(gpt2_folder: tu
     big.undo()
     assert _stats(big.run()) == _stats(in_memory.run())
     big.close()
+
+
+def _mapped_bytes(path: str) -> int:
+    """Resident bytes of this process's mappings of the file at ``path`` (Linux's /proc/self/smaps)."""
+    total, current = 0, None
+    with open("/proc/self/smaps", encoding="utf-8") as smaps:
+        for line in smaps:
+            fields = line.split()
+            if "-" in fields[0] and len(fields) >= 5 and fields[0][0] in "0123456789abcdef" and ":" in fields[3]:
+                current = fields[5] if len(fields) > 5 else None
+            elif fields[0] == "Rss:" and current == path:
+                total += int(fields[1]) * 1024
+    return total
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/smaps"), reason="reads Linux's /proc/self/smaps")
+def test_the_checkpoint_file_is_not_left_resident(checkpoint: tuple[str, str, nn.Module]) -> None:
+    path, arch, _ = checkpoint
+    big = _session(path, arch, dispatched=True, max_memory={"cpu": BUDGET})
+    assert big.run().ok
+    # Nothing of the file stays mapped: the weights kept in memory were copied out, the rest is on disk.
+    assert _mapped_bytes(os.path.realpath(path)) == 0
+    big.close()
