@@ -73,13 +73,16 @@ config = transformers.GPT2Config(n_layer=8, n_embd=1024, n_head=16, vocab_size=8
 torch.manual_seed(0)
 model = transformers.GPT2Model(config).eval()
 model.save_pretrained({FOLDER!r} + "/gpt2")
+tiny = transformers.GPT2Config(n_layer=1, n_embd=32, n_head=2, vocab_size=8000, n_positions=256,
+                               bos_token_id=0, eos_token_id=0)
+transformers.GPT2Model(tiny).save_pretrained({FOLDER!r} + "/gpt2-tiny")
 size = sum(os.path.getsize(os.path.join({FOLDER!r} + "/gpt2", f)) for f in os.listdir({FOLDER!r} + "/gpt2"))
 print(json.dumps({{"bytes": size}}))
 """
 
 FLOOR = """
 import json
-import torch, accelerate, safetensors, transformers
+import torch, accelerate, safetensors
 from inspector.core.session import Session
 from inspector.core import dispatch, report
 print(json.dumps({"peak": peak_mb()}))
@@ -159,7 +162,7 @@ def main(keep: bool = False) -> list[str]:
         (f"Measured {time.strftime('%Y-%m-%d %H:%M')} with `python -m bench.big_model`, load average "
          f"{load[0]:.1f} at the start: the machine is shared and was loaded, so read the times as rough. "
          "Each run is a fresh process; peak RSS is its VmHWM. Floors: the imports alone (torch, accelerate, "
-         f"safetensors, transformers, the inspector) {imports:.0f} MB; the same run on a 40 KB checkpoint "
+         f"safetensors, the inspector) {imports:.0f} MB; the same run on a 40 KB checkpoint "
          f"{floor:.0f} MB (it adds what torch imports on first use, sympy and triton for the meta run that "
          f"guesses the input). The target line is that floor + 300 MiB: {limit:.0f} MB."),
         "",
@@ -182,6 +185,8 @@ def main(keep: bool = False) -> list[str]:
 
     made_hf = in_fresh_process(MAKE_HF, timeout=1800)
     folder = f"hf:{FOLDER}/gpt2"
+    hf_floor = _run(f"hf:{FOLDER}/gpt2-tiny", dispatched=True)["peak"]
+    hf_limit = hf_floor + 300 * 1.048576
     hf_memory = _run(folder, dispatched=False)
     hf_disk = _run(folder, dispatched=True)
     removed = _run(folder, dispatched=True, identity=("h.3",), save=f"{FOLDER}/removed.pt")
@@ -190,18 +195,21 @@ def main(keep: bool = False) -> list[str]:
     lines += [
         "",
         (f"Hugging Face folder: GPT-2 shape, 8 blocks of width 1024, vocabulary 8000, "
-         f"{made_hf['bytes'] / 1e6:.0f} MB of safetensors (`save_pretrained`), its natural input (16 tokens)."),
+         f"{made_hf['bytes'] / 1e6:.0f} MB of safetensors (`save_pretrained`), its natural input (16 tokens). "
+         f"Floor: the same run on a one-block GPT-2 of width 32 (transformers imported too), {hf_floor:.0f} MB."),
         "",
         row("run", "load s", "run s", "peak RSS MB", "above floor MB", "stats digest"),
         row("---", "---:", "---:", "---:", "---:", "---"),
         row("in memory", f"{hf_memory['load_s']:.2f}", f"{hf_memory['run_s']:.2f}", f"{hf_memory['peak']:.0f}",
-            f"{hf_memory['peak'] - floor:.0f}", hf_memory["digest"][:12]),
+            f"{hf_memory['peak'] - hf_floor:.0f}", hf_memory["digest"][:12]),
         row(f"--device auto, cpu={BUDGET}", f"{hf_disk['load_s']:.2f}", f"{hf_disk['run_s']:.2f}",
-            f"{hf_disk['peak']:.0f}", f"{hf_disk['peak'] - floor:.0f}", hf_disk["digest"][:12]),
+            f"{hf_disk['peak']:.0f}", f"{hf_disk['peak'] - hf_floor:.0f}", hf_disk["digest"][:12]),
         row("--device auto, h.3 -> Identity", f"{removed['load_s']:.2f}", f"{removed['run_s']:.2f}",
-            f"{removed['peak']:.0f}", f"{removed['peak'] - floor:.0f}", removed["digest"][:12]),
+            f"{removed['peak']:.0f}", f"{removed['peak'] - hf_floor:.0f}", removed["digest"][:12]),
         "",
         f"- statistics bit-identical to the in-memory run: {'yes' if hf_disk['digest'] == hf_memory['digest'] else 'NO'}",
+        (f"- peak RSS within the floor + 300 MiB: {'yes' if hf_disk['peak'] <= hf_limit else 'NO'} "
+         f"({hf_disk['peak'] - hf_floor:.0f} MB above the floor)"),
         (f"- h.3 replaced by Identity on the dispatched model equals deleting h.3 from the model in memory "
          f"(last_hidden_state, torch.equal): {'yes' if equal else 'NO'}"),
         f"- {hf_disk['line']}",

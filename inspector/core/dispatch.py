@@ -234,10 +234,8 @@ def _safetensors_checkpoint(files: list[str], label: str) -> _Checkpoint:
     A safetensors handle maps its whole file, and every page a read touches
     stays in the process's resident memory until the handle is closed: kept
     open through the load, a one-file checkpoint ends up resident whole,
-    whatever the budget. One handle per tensor holds at most that tensor,
-    and the tensor is copied out of the mapping: a tensor viewing it would
-    keep the file mapped (resident pages beyond its own, and a crash should
-    the file be rewritten while the model is open).
+    whatever the budget. One handle per tensor holds at most that tensor
+    (the tensor read still views the mapping: see :func:`load_dispatched`).
     """
     from inspector.core.sources import require
 
@@ -259,7 +257,7 @@ def _safetensors_checkpoint(files: list[str], label: str) -> _Checkpoint:
 
     def read(key: str) -> torch.Tensor:
         with safetensors.safe_open(where[key], framework="pt", device="cpu") as handle:
-            tensor: torch.Tensor = handle.get_tensor(key).clone()
+            tensor: torch.Tensor = handle.get_tensor(key)
             return tensor
 
     return _Checkpoint(shapes, read, where.clear)
@@ -463,6 +461,11 @@ def load_dispatched(
             else:
                 # Buffers of disk modules stay on the device the forward runs on (accelerate's default).
                 target = main_device if placement == DISK else placement
+                if target == "cpu":
+                    # Copied out of the file's mapping, which it would keep alive (pages beyond its own
+                    # resident, and a crash should the file be rewritten while the model is open). Only
+                    # what stays: a copy of each offloaded tensor, freed at once, would grow the heap.
+                    tensor = tensor.clone()
                 set_module_tensor_to_device(model, name, target, value=tensor, dtype=tensor.dtype)
             del tensor
         save_offload_index(index, folder)
