@@ -285,3 +285,51 @@ def test_the_checkpoint_file_is_not_left_resident(checkpoint: tuple[str, str, nn
     # Nothing of the file stays mapped: the weights kept in memory were copied out, the rest is on disk.
     assert _mapped_bytes(os.path.realpath(path)) == 0
     big.close()
+
+
+FREED_SCRIPT = """
+import json, sys
+import torch
+from torch import nn
+from safetensors.torch import save_file
+from inspector.core import dispatch
+from inspector.core.inputs import InputSpec
+from inspector.core.session import Session
+
+def anon():
+    for line in open("/proc/self/status"):
+        if line.startswith("RssAnon:"):
+            return int(line.split()[1]) * 1024
+
+folder = sys.argv[1]
+open(folder + "/wide.py", "w").write(
+    "from torch import nn\\ndef wide():\\n    return nn.Sequential(*[nn.Linear(2048, 2048) for _ in range(6)])\\n")
+save_file(nn.Sequential(*[nn.Linear(2048, 2048) for _ in range(6)]).state_dict(), folder + "/wide.safetensors")
+if sys.argv[2] == "off":
+    dispatch._give_back_freed_blocks = lambda: None
+session = Session.open(folder + "/wide.safetensors", arch=folder + "/wide.py:wide", dispatched=True,
+                       max_memory={"cpu": 17 * 2**20})
+session.set_input(InputSpec((2, 2048)))
+before = anon()
+for _ in range(3):
+    assert session.run().ok
+print(json.dumps({"grew": anon() - before, "disk": session.dispatch.bytes_by_placement["disk"]}))
+session.close()
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or not os.path.exists("/proc/self/status"),
+                    reason="glibc's heap, measured through /proc")
+def test_offloaded_weights_are_given_back_after_each_run(tmp_path: Path) -> None:
+    import json
+
+    from tests.helpers import run_subprocess
+
+    # Its own process: the setting is for the whole process, and the heap must start clean.
+    done = run_subprocess(["-c", FREED_SCRIPT, str(tmp_path), "on"])
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    # 16 MB layers: big enough for glibc to have kept every freed one in its heap (100 MB after three runs).
+    assert result["disk"] >= 4 * 16 * 2**20
+    # The weights read in for each offloaded layer are gone again: less than one layer stays.
+    assert result["grew"] < 16 * 2**20, result
