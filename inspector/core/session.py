@@ -152,7 +152,8 @@ class Session:
         if self.on_meta:
             self.device = target
             return
-        if target.type != self.device.type or target != self.device:
+        if target.type != "cpu" and target != self.device:
+            # Refused before the copy starts, with the numbers and --device auto to use instead.
             from inspector.core.dispatch import check_fits, model_bytes
 
             check_fits(model_bytes(self.model), target, self.source)
