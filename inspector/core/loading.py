@@ -685,7 +685,8 @@ def load_model(
     if dispatched:
         from inspector.core.dispatch import load_dispatched
 
-        loaded: LoadedModel = load_dispatched(text, arch=arch, max_memory=max_memory, offload_dir=offload_dir, **hf_options)
+        loaded: LoadedModel = load_dispatched(text, arch=arch, hf_class=hf_class, config=config,
+                                              max_memory=max_memory, offload_dir=offload_dir)
         loaded.build_options = hf_options
         return loaded
     if form == "timm":
