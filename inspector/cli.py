@@ -50,7 +50,15 @@ def _add_model_and_input_options(parser: argparse.ArgumentParser) -> None:
                         help="the first input's fill: randn, rand, zeros, ones, randint[:LOW,HIGH], arange, or image:PATH")
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--grad", action="store_true", help="run with gradients enabled (a forward that differentiates)")
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--device", default="cpu",
+                        help="cpu, cuda:0, mps, ... or auto: load the checkpoint into a model that accelerate spreads "
+                             "over the GPUs, the CPU and a disk folder (see --max-memory, --offload-dir)")
+    parser.add_argument("--max-memory", metavar="DEVICE=SIZE[,...]",
+                        help="with --device auto: what each device may hold, e.g. cpu=2GiB or cuda:0=20GiB,cpu=30GiB "
+                             "(KiB, MiB, GiB, KB, MB, GB); the rest is offloaded to disk")
+    parser.add_argument("--offload-dir", metavar="DIR",
+                        help="with --device auto: where offloaded weights are written (default: a temporary folder, "
+                             "removed afterwards)")
     parser.add_argument("--mode", choices=("eval", "train"), default="eval")
     parser.add_argument("--arch", help="architecture a state_dict file is loaded into: any MODEL source (resnet18, timm:NAME, hf:...)")
     parser.add_argument("--weights", help="torchvision weights enum name, e.g. DEFAULT (timm: any value asks for timm's pretrained weights)")
@@ -155,7 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Whatever the model prints while it loads and runs goes to standard error:
         # standard output carries only the JSON (written with the guard paused).
         with StdoutToStderr() as args.stdout_guard:
-            return supervised(_sweep if args.command == "sweep" else _report, args)
+            return supervised(_closing(_sweep if args.command == "sweep" else _report), args)
     except UsageError as error:
         print(f"{PROG}: error: {one_line(str(error))}", file=sys.stderr)
         return EXIT_USAGE
@@ -166,6 +174,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The reader (e.g. `| head`) stopped early: not an error of ours.
         sys.stderr.close()
         return EXIT_OK
+
+
+def _closing(command: Any) -> Any:
+    """``command``, then the session's close (a dispatched model's temporary offload folder goes), however it ended."""
+
+    def run(args: argparse.Namespace) -> int:
+        try:
+            status: int = command(args)
+            return status
+        finally:
+            session = _stop(args).session
+            if session is not None and getattr(session, "dispatch", None) is not None:
+                print(f"{PROG}: note: {session.dispatch.summary_line()}", file=sys.stderr)
+                session.close()
+
+    return run
 
 
 def _gui(args: argparse.Namespace) -> int:
@@ -222,9 +246,12 @@ def _open_session(args: argparse.Namespace, identities: Sequence[str] = (), meta
     if args.seed is not None:
         inputs_mod.check_seed(args.seed)
     from_file = load_inputs_file(args.inputs_file) if args.inputs_file is not None else None
-    device = resolve_device(args.device)
+    dispatch_options = _dispatch_options(args, meta)
+    resolved = resolve_device(args.device) if not dispatch_options else None
     session = Session.open(args.model, arch=args.arch, weights=args.weights, trust=args.trust, meta=meta,
-                           hf_class=args.hf_class, config=parse_config_overrides(args.config))
+                           hf_class=args.hf_class, config=parse_config_overrides(args.config), **dispatch_options)
+    # A dispatched model's main device is where accelerate put its first layers.
+    device = session.device if session.dispatch is not None or resolved is None else resolved
     for name in identities:
         session.replace_with_identity(name)
     described = _input_of(session, args, shape, dtype, items, from_file)
@@ -244,6 +271,27 @@ def _open_session(args: argparse.Namespace, identities: Sequence[str] = (), meta
     if not meta:
         session.move_to(device)
     return session
+
+
+def _dispatch_options(args: argparse.Namespace, meta: bool) -> dict[str, Any]:
+    """``--device auto``'s options for the loader (empty for any other device); misuse is a usage error."""
+    auto = args.device.strip().lower() == "auto"
+    if not auto:
+        for flag, value in (("--max-memory", args.max_memory), ("--offload-dir", args.offload_dir)):
+            if value is not None:
+                raise UsageError(f"{flag} needs --device auto")
+        return {}
+    if meta:
+        raise UsageError("--meta needs no weights; --device auto is for loading them (give one or the other)")
+    if args.dtype is not None:
+        raise UsageError("--dtype cannot be combined with --device auto: offloaded weights keep the checkpoint's dtype")
+    if getattr(args, "export", None) is not None:
+        raise UsageError("--export writes every weight into one file, which --device auto is for avoiding; "
+                         "export without --device auto")
+    from inspector.core.dispatch import accelerate_module, parse_max_memory
+
+    accelerate_module()  # missing: say which extra installs it before anything loads
+    return {"dispatched": True, "max_memory": parse_max_memory(args.max_memory), "offload_dir": args.offload_dir}
 
 
 def _input_of(session: Any, args: argparse.Namespace, shape: Any, dtype: str | None, items: list[Any],
@@ -518,6 +566,8 @@ def _sweep(args: argparse.Namespace) -> int:
     except MemoryError:
         raise UsageError("out of memory while building the model or its input; try a smaller --input-shape") from None
     document = result.as_dict()
+    if session.dispatch is not None:
+        document["dispatch"] = session.dispatch.summary()
     _stop(args).settle(document, result.cancelled)
     if args.json is not None or not as_table:
         _write_json(dumps(document), args, protected)

@@ -240,6 +240,10 @@ class ModelEditor:
         The model may have moved while the module was stashed; a module left
         behind on another device would break the next run.
         """
+        if hasattr(self.model, "hf_device_map"):
+            # Dispatched by accelerate: the original keeps its hooks, which put its
+            # weights where the run needs them; moving it would read offloaded (meta) weights.
+            return
         reference = next((p for p in self.model.parameters()), None)
         if reference is None:
             return

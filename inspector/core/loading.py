@@ -51,6 +51,8 @@ class LoadedModel:
     """Things the loader did that a person should know (a stripped prefix, an inferred head size)."""
     build_options: dict[str, Any] = field(default_factory=dict)
     """``hf_class`` and ``config`` of an ``hf:`` model or architecture, to build it again."""
+    dispatch: Any = None
+    """Where accelerate put each module (:class:`inspector.core.dispatch.Dispatch`), for ``--device auto``; None otherwise."""
 
     @property
     def read_only(self) -> bool:
@@ -421,7 +423,11 @@ def load_file(
         raise ModelLoadError(f"{path} is empty")
     notes: list[str] = []
     if path.lower().endswith(".safetensors"):
+        from inspector.core.dispatch import check_fits
         from inspector.core.sources.safetensors_source import read_state_dict
+
+        # Read whole into memory: refused before reading when it cannot fit, suggesting --device auto.
+        check_fits(os.path.getsize(path), torch.device("cpu"), path)
 
         return _state_dict_model(path, read_state_dict(path), arch, notes, arch_options)
     names = _zip_names(path)
@@ -655,6 +661,9 @@ def load_model(
     named: bool = True,
     hf_class: str | None = None,
     config: Mapping[str, Any] | None = None,
+    dispatched: bool = False,
+    max_memory: Mapping[str, int] | None = None,
+    offload_dir: str | None = None,
 ) -> LoadedModel:
     """Load a model from any MODEL form of the command line.
 
@@ -668,12 +677,23 @@ def load_model(
     someone else. A Python callable then needs ``trust`` like a pickle does
     (:class:`TrustRequired` otherwise); a callable the person typed is their
     consent, as with ``python -c``.
+
+    ``dispatched=True`` (``--device auto``) loads the checkpoint into a model
+    dispatched by accelerate within ``max_memory``, the rest offloaded to
+    ``offload_dir`` (see :mod:`inspector.core.dispatch`).
     """
     text = (spec or "").strip()
     if not text:
         raise ModelLoadError("no model given; name a torchvision model (e.g. resnet18), a file or module:callable")
     form = classify_source(text)
     hf_options: dict[str, Any] = {k: v for k, v in (("hf_class", hf_class), ("config", config)) if v}
+    if dispatched:
+        from inspector.core.dispatch import load_dispatched
+
+        loaded: LoadedModel = load_dispatched(text, arch=arch, hf_class=hf_class, config=config,
+                                              max_memory=max_memory, offload_dir=offload_dir)
+        loaded.build_options = hf_options
+        return loaded
     if form == "timm":
         from inspector.core.sources import timm_source
 

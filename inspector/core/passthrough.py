@@ -243,9 +243,11 @@ def _fake_call(original: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any
 
     safe_args = [shield(a) for a in args]
     safe_kwargs = {k: shield(v) for k, v in kwargs.items()}
+    from inspector.core.dispatch import hooks_bypassed
+
     mode = FakeTensorMode(allow_non_fake_inputs=True)
     device = _first_device(args, kwargs, original)
-    with mode:
+    with mode, hooks_bypassed(original):  # accelerate's wrappers would read offloaded weights for nothing
         fake_args = [_to_fake(mode, a) for a in safe_args]
         fake_kwargs = {k: _to_fake(mode, v) for k, v in safe_kwargs.items()}
         for position, value in list(enumerate(fake_args)) + list(fake_kwargs.items()):

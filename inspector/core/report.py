@@ -25,6 +25,7 @@ def build_report(session: Session, run: ProbeRun) -> dict[str, Any]:
     replaced = set(session.replaced)
     # A TorchScript model has records where its graph could give them (see core/sources/torchscript.py).
     scripted = session.read_only and not any(r.calls for name, r in run.records.items() if name)
+    dispatch = session.dispatch
     layers = []
     # The tree counts every subtree's parameters in one pass, as the GUI shows them;
     # count_params per layer walked each subtree again (cubic in a model nested 1,000 deep).
@@ -54,6 +55,8 @@ def build_report(session: Session, run: ProbeRun) -> dict[str, Any]:
             )
         if record is not None and record.created_in_forward:
             layer["created_in_forward"] = True
+        if dispatch is not None:
+            layer["placement"] = dispatch.placement_of(name)
         layers.append(layer)
     report: dict[str, Any] = {
         "schema": SCHEMA,
@@ -75,6 +78,9 @@ def build_report(session: Session, run: ProbeRun) -> dict[str, Any]:
     }
     if run.created:
         report["created_in_forward"] = created_section(run)
+    if dispatch is not None:
+        # Only for --device auto: every other report keeps its keys as they were.
+        report["dispatch"] = dispatch.summary()
     return report
 
 

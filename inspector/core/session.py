@@ -8,6 +8,7 @@ stale after an edit or a move to another device.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import torch
@@ -16,7 +17,7 @@ from torch import nn
 from inspector.core import probe, shapes
 from inspector.core.devices import resolve_device
 from inspector.core.edits import Edit, ModelEditor
-from inspector.core.errors import InputError
+from inspector.core.errors import DeviceError, InputError
 from inspector.core.input_defaults import natural_inputs
 from inspector.core.inputs import (
     InputSpec,
@@ -54,7 +55,7 @@ class Session:
         """The floating dtype the model and its floating inputs run in (``--dtype``); None: as they are."""
         self.grad = False
         """Run with gradients enabled (models that differentiate inside their forward)."""
-        self.device = torch.device("cpu")
+        self.device = torch.device(loaded.dispatch.main_device if loaded.dispatch is not None else "cpu")
         self.mode = "eval"
         self.last_run: probe.ProbeRun | None = None
         self.baseline_run: probe.ProbeRun | None = None
@@ -92,8 +93,20 @@ class Session:
     @property
     def on_meta(self) -> bool:
         """True when the model's weights are not allocated (built for shapes only)."""
+        if self.dispatch is not None:
+            return False  # offloaded weights sit on meta between calls; accelerate brings them in
         param = next(iter(self.model.parameters()), None)
         return param is not None and param.is_meta
+
+    @property
+    def dispatch(self) -> Any:
+        """Where accelerate put each module (:class:`inspector.core.dispatch.Dispatch`), or None for a model in one place."""
+        return self.loaded.dispatch
+
+    def close(self) -> None:
+        """Let go of what the session holds outside memory (a dispatched model's temporary offload folder)."""
+        if self.dispatch is not None:
+            self.dispatch.close()
 
     def tree(self) -> ModuleNode:
         """A fresh plain tree of the model as it is now."""
@@ -126,10 +139,27 @@ class Session:
 
     def move_to(self, device: str | torch.device) -> None:
         """Move the model, and the originals that edits stashed, to ``device``."""
+        if self.dispatch is not None:
+            if str(device) not in ("auto", self.dispatch.main_device):
+                raise DeviceError(
+                    f"this model was dispatched by accelerate (--device auto); it runs on {self.dispatch.main_device} "
+                    "and cannot be moved; open it again to choose another device"
+                )
+            return
+        if str(device) == "auto":
+            raise DeviceError(
+                "device auto loads the model's checkpoint dispatched by accelerate: open the model again "
+                "with auto chosen (command line: --device auto)"
+            )
         target = resolve_device(str(device))
         if self.on_meta:
             self.device = target
             return
+        if target.type != "cpu" and target != self.device:
+            # Refused before the copy starts, with the numbers and --device auto to use instead.
+            from inspector.core.dispatch import check_fits, model_bytes
+
+            check_fits(model_bytes(self.model), target, self.source)
         self.model.to(target)
         self.editor.move_stash(target)
         self.device = target
@@ -188,7 +218,8 @@ class Session:
             )
         else:
             args, kwargs = self.make_call()
-            with model_dtype(self.model, parse_dtype(self.dtype) if self.dtype is not None else None):
+            timing = self.dispatch.timing(self.model) if self.dispatch is not None else contextlib.nullcontext()
+            with timing, model_dtype(self.model, parse_dtype(self.dtype) if self.dtype is not None else None):
                 result = probe.run(
                     self.model,
                     args,

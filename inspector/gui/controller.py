@@ -118,6 +118,8 @@ class SessionController(QObject):
         """Requests waiting for the model, in order (asked with ``wait_turn``)."""
         self._workers: set[Worker] = set()
         self._closing = False
+        self.load_options: dict[str, Any] = {}
+        """Passed on to every model load (``{"dispatched": True}`` for device auto)."""
         self._edit_refused = False
         self._skip_discard = False
         self._announced_busy = False
@@ -173,7 +175,8 @@ class SessionController(QObject):
         """
         if self.busy or self._closing or not self.may_discard_edits():
             return False
-        job = load_job(spec, arch=arch, trust=trust, named=named, warm=() if wait else WARM_IMPORTS)
+        job = load_job(spec, arch=arch, trust=trust, named=named, warm=() if wait else WARM_IMPORTS,
+                       **self.load_options)
         if wait:
             try:
                 session, tree = job(TaskState(f"Opening {spec}"))

@@ -237,6 +237,8 @@ class MainWindow(QMainWindow):
     def open_model(self, spec: str, *, arch: str | None = None, trust: bool = False, wait: bool = False,
                    named: bool = True) -> bool:
         """Open a model from any MODEL form (see :meth:`ModelFiles.open_model`)."""
+        # Device "auto": the checkpoint is loaded dispatched by accelerate (what fits in memory, the rest on disk).
+        self.controller.load_options = {"dispatched": True} if self.input_panel.device() == "auto" else {}
         return self.files.open_model(spec, arch=arch, trust=trust, wait=wait, named=named)
 
     def open_session_file(self, path: str, *, trust: bool = False, wait: bool = False) -> bool:

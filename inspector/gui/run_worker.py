@@ -170,7 +170,8 @@ def preload_torch_libraries() -> bool:
 
 
 def load_job(
-    spec: str, *, arch: str | None = None, trust: bool = False, named: bool = True, warm: tuple[str, ...] = ()
+    spec: str, *, arch: str | None = None, trust: bool = False, named: bool = True, warm: tuple[str, ...] = (),
+    **options: Any,
 ) -> Job:
     """The job of opening a model: import torch if needed, load, and build the plain tree.
 
@@ -182,7 +183,7 @@ def load_job(
         preload_torch_libraries()
         from inspector.core.session import Session
 
-        session = Session.open(spec, arch=arch, trust=trust, named=named)
+        session = Session.open(spec, arch=arch, trust=trust, named=named, **options)  # options: device auto's
         tree = session.tree()
         for name in warm:
             importlib.import_module(name)

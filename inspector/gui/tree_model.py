@@ -15,7 +15,7 @@ signals, so selection and expansion elsewhere survive.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt
@@ -31,8 +31,8 @@ if TYPE_CHECKING:
 
 Index = QModelIndex | QPersistentModelIndex
 
-COLUMNS = ("Name", "Type", "Output shape", "Params", "Mean", "Std", "Zero %")
-NAME, TYPE, OUTPUT_SHAPE, PARAMS, MEAN, STD, ZERO = range(len(COLUMNS))
+COLUMNS = ("Name", "Type", "Output shape", "Params", "Mean", "Std", "Zero %", "Device")
+NAME, TYPE, OUTPUT_SHAPE, PARAMS, MEAN, STD, ZERO, DEVICE = range(len(COLUMNS))
 RESULT_COLUMNS = (OUTPUT_SHAPE, MEAN, STD, ZERO)
 
 # Computed once: the view asks for flags twice per row when it lays out, and
@@ -64,6 +64,7 @@ class ModuleTreeModel(QAbstractItemModel):
         self._failed: str | None = None
         self._movement: dict[str, QColor] = {}
         self._replaced_icon = QIcon()
+        self._placement: Callable[[str], str | None] | None = None
 
     # ----------------------------------------------------------------- content
 
@@ -94,6 +95,11 @@ class ModuleTreeModel(QAbstractItemModel):
         self._stale = False
         self._movement = {}
         self.endResetModel()
+
+    def set_placement(self, placement_of: Callable[[str], str | None] | None) -> None:
+        """Where each module's weights live (``cuda:0``, ``cpu``, ``disk``), for a model dispatched by accelerate; None: one place, the column stays empty."""
+        self._placement = placement_of
+        self._emit_results_changed()  # every row's cells, the Device column among them
 
     def set_movement(self, colours: dict[str, QColor]) -> None:
         """Tint modules by how far their output moved against the baseline (name -> colour)."""
@@ -311,6 +317,8 @@ class ModuleTreeModel(QAbstractItemModel):
             return f"{node.type_name} (shared)" if node.aliases else node.type_name
         if column == PARAMS:
             return f"{node.total_params:,}"
+        if column == DEVICE:
+            return (self._placement(node.qualified_name) or "") if self._placement is not None else ""
         found = self.record_call(node)
         if found is None:
             return ""
@@ -386,6 +394,7 @@ _HEADER_TIPS = (
     "Mean of the first call's output (finite values)",
     "Standard deviation of the first call's output (population)",
     "Percentage of exact zeros in the first call's output",
+    "Where the module's weights live when accelerate dispatched the model (device auto): cuda:N, cpu or disk",
 )
 
 

@@ -317,10 +317,12 @@ def test_a_shape_the_model_cannot_take_fails_in_conv1(window, qtbot):
 
 def test_device_combo_lists_cpu_first(window):
     from inspector.core.devices import available_devices
+    from inspector.core.dispatch import device_choices
 
     combo = window.findChild(type(window.input_panel.device_combo), "deviceCombo")
     assert combo.itemText(0) == "cpu"
-    assert [combo.itemText(i) for i in range(combo.count())] == available_devices()
+    # Then "auto" (dispatch by accelerate) where accelerate is installed.
+    assert [combo.itemText(i) for i in range(combo.count())] == device_choices(available_devices())
     for name in ("moduleTree", "inputShapeEdit", "runButton", "cancelButton", "deviceCombo"):
         assert window.findChild(QWidget, name) is not None, name
     for name in ("actionRun", "actionReplaceIdentity", "actionRestoreOriginal", "actionRestoreAll",

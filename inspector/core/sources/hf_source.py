@@ -191,8 +191,9 @@ def build(
     if available is not None and size > MEMORY_SHARE * available:
         raise ModelLoadError(
             f"{source} would take {size / 2**30:.1f} GiB ({size / 4 / 1e9:.1f}B float32 parameters) and "
-            f"{available / 2**30:.1f} GiB is available; use --meta for shapes only, or a smaller configuration "
-            "(e.g. --config num_hidden_layers=2)"
+            f"{available / 2**30:.1f} GiB is available; use --meta for shapes only, a smaller configuration "
+            "(e.g. --config num_hidden_layers=2), or for a folder with safetensors weights --device auto "
+            f"--max-memory cpu={available * 0.6 / 2**30:.1f}GiB (the rest offloaded to disk)"
         )
     if _has_weights(folder):
         assert folder is not None

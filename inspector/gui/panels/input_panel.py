@@ -206,11 +206,12 @@ class InputPanel(QWidget):
 
     def _on_controller_session_opened(self, session: Session, _tree: object) -> None:
         from inspector.core.devices import available_devices
+        from inspector.core.dispatch import device_choices
 
         self.set_running(False)
-        self.set_devices(available_devices())
+        self.set_devices(device_choices(available_devices()))
         self.set_inputs(session.inputs)
-        self.set_device(str(session.device))
+        self.set_device("auto" if session.dispatch is not None else str(session.device))
         self.set_mode(session.mode)
         self.finish_progress("not run yet")
 

@@ -77,8 +77,10 @@ class ModuleTreePanel(QWidget):
         controller.sig_edited.connect(self._on_controller_edited)
         controller.sig_run_shown.connect(self._on_controller_run_shown)
 
-    def _on_controller_session_opened(self, _session: Session, tree: ModuleNode) -> None:
+    def _on_controller_session_opened(self, session: Session, tree: ModuleNode) -> None:
         self.tree_model.set_tree(tree)
+        # Where each module's weights live, for a model dispatched by accelerate (--device auto).
+        self.tree_model.set_placement(session.dispatch.placement_of if session.dispatch is not None else None)
         self.show_new_tree()
 
     def _on_controller_edited(self, edit: Edit) -> None:

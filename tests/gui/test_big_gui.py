@@ -1,0 +1,52 @@
+"""Device auto in the window: the checkpoint is opened dispatched by accelerate, and the tree's Device column says where each module lives."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.gui.test_main_window import cell, run
+
+pytest.importorskip("accelerate")
+safetensors_torch = pytest.importorskip("safetensors.torch")
+
+FACTORY = """
+import torch
+from torch import nn
+
+
+def deep_mlp():
+    torch.manual_seed(0)
+    return nn.Sequential(*[nn.Sequential(nn.Linear(64, 64), nn.ReLU()) for _ in range(6)], nn.Linear(64, 10))
+"""
+
+
+def test_device_auto_opens_the_checkpoint_dispatched(open_window: Any, qtbot: Any, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import tempfile
+
+    from inspector.core import dispatch
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    factory = tmp_path / "factory.py"
+    factory.write_text(FACTORY)
+    namespace: dict[str, Any] = {}
+    exec(FACTORY, namespace)
+    path = tmp_path / "mlp.safetensors"
+    safetensors_torch.save_file(namespace["deep_mlp"]().state_dict(), str(path))
+    # The GUI has no budget box: accelerate's default is what is free; a small one here makes it offload.
+    original = dispatch.load_dispatched
+    monkeypatch.setattr(dispatch, "load_dispatched",
+                        lambda *a, **k: original(*a, **{**k, "max_memory": {"cpu": 40 * 1024}}))
+
+    window = open_window(f"{factory}:deep_mlp")
+    assert "auto" in [window.input_panel.device_combo.itemText(i) for i in range(window.input_panel.device_combo.count())]
+    assert cell(window, "0", "Device") == ""  # a model in one place: nothing to say
+    window.input_panel.set_device("auto")
+    assert window.open_model(str(path), arch=f"{factory}:deep_mlp", wait=True)
+    assert window.session.dispatch is not None and window.input_panel.device() == "auto"
+    assert cell(window, "0", "Device") == "cpu" and cell(window, "5", "Device") == "disk"
+    finished = run(window, qtbot)
+    assert finished.ok and finished.device == "cpu"
