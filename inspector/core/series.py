@@ -22,11 +22,29 @@ The sizes come from the *first* call's output shapes:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from inspector.core.probe import ProbeRun
+
+
+def placement_groups(names: list[str], placement_of: Callable[[str], str | None]) -> tuple[np.ndarray, list[str]]:
+    """Each module's placement group, and the groups' names: accelerators first, then ``cpu``, ``disk``, the rest.
+
+    For a model dispatched by accelerate (``--device auto``), where the plots
+    colour each module by where its weights live instead of by depth.
+    """
+    labels = [placement_of(name) or "unplaced" for name in names]
+
+    def rank(label: str) -> tuple[int, str]:
+        order = {"cpu": 1, "disk": 2, "mixed": 3, "unplaced": 4}
+        return (order.get(label, 0), label)
+
+    groups = sorted(set(labels), key=rank)
+    index = {label: i for i, label in enumerate(groups)}
+    return np.array([index[label] for label in labels], dtype=int), groups
 
 
 @dataclass

@@ -267,3 +267,12 @@ def test_series_imports_no_qt():
     code = "import sys, inspector.core.series; print(any(m.startswith(('PySide6', 'pyqtgraph')) for m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_placement_groups_put_accelerators_first_then_cpu_disk_and_the_rest():
+    from inspector.core.series import placement_groups
+
+    where = {"a": "disk", "b": "cpu", "c": "cuda:1", "d": "cuda:0", "e": None, "f": "mixed"}
+    groups, names = placement_groups(list(where), where.get)
+    assert names == ["cuda:0", "cuda:1", "cpu", "disk", "mixed", "unplaced"]
+    assert [names[g] for g in groups] == ["disk", "cpu", "cuda:1", "cuda:0", "unplaced", "mixed"]

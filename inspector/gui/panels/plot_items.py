@@ -9,6 +9,7 @@ and titles built from :class:`~inspector.core.series.RunSeries` arrays.
 
 from __future__ import annotations
 
+import html
 import math
 import os
 
@@ -259,6 +260,15 @@ def depth_key_html(deepest: int) -> str:
         f"<span style='color:{DEPTH_COLOURS[d]}; font-size:11pt'>\u25cf</span>{d + 1}" for d in range(shown)
     )
     return f"depth {dots}"
+
+
+def placement_key_html(groups: list[str]) -> str:
+    """The legend's placement key (``--device auto``): one coloured dot per place the weights live."""
+    dots = " ".join(
+        f"<span style='color:{DEPTH_COLOURS[i % len(DEPTH_COLOURS)]}; font-size:11pt'>\u25cf</span>{html.escape(name)}"
+        for i, name in enumerate(groups)
+    )
+    return f"weights on {dots}"
 
 
 def run_title(text: str, series: RunSeries, run: ProbeRun | None) -> str:

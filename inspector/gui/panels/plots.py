@@ -5,7 +5,8 @@ per run in the core:
 
 - *Shapes*: every module in execution order against its output size on a log
   axis (all elements, and dimension 1: channels/features), points coloured by
-  depth, so the shape flow through the network is seen at a glance;
+  depth (by where the weights live, for a model dispatched with device auto),
+  so the shape flow through the network is seen at a glance;
 - *Activations*: mean with a ±std band and the min/max envelope, NaN/inf
   markers, and the zero fraction in a smaller plot below;
 - *Histogram*: the selected module's first-call histogram from the core.
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
@@ -36,7 +38,7 @@ from inspector.core.errors import InspectorError
 from inspector.core.layer_table import layers_csv, run_layers
 from inspector.core.output import write_bytes, write_text
 from inspector.core.probe import ProbeRun
-from inspector.core.series import RunSeries, align, envelope, series_of
+from inspector.core.series import RunSeries, align, envelope, placement_groups, series_of
 from inspector.gui.panels.plot_items import (
     BAND,
     BAND_POINTS,
@@ -69,6 +71,7 @@ from inspector.gui.panels.plot_items import (
     histogram_title,
     module_readout,
     no_histogram_hint,
+    placement_key_html,
     positive_or_nan,
     run_title,
     selection_line,
@@ -97,6 +100,7 @@ class PlotsPanel(QWidget):
         self._baseline_series: RunSeries | None = None
         self._selected: str | None = None
         self._pending: tuple[ProbeRun, ProbeRun | None] | None = None
+        self._controller: SessionController | None = None
         """A published run not drawn yet (see :meth:`follow`)."""
         self._pending_selection: str | None = None
         self._last_selection_at = 0.0
@@ -321,6 +325,7 @@ class PlotsPanel(QWidget):
         A published run is drawn in the next turn of the event loop, so the
         tree repaints in between: each turn stays well under 100 ms.
         """
+        self._controller = controller
         controller.sig_run_shown.connect(self._on_controller_run_shown)
         controller.sig_session_opened.connect(self._on_controller_session_opened)
         if controller.shown is not None:
@@ -419,7 +424,15 @@ class PlotsPanel(QWidget):
         numel = positive_or_nan(series.numel)
         channels = positive_or_nan(series.channels)
         self.numel_line.setData(x, numel)
-        groups = (series.depth - 1) % len(DEPTH_COLOURS)
+        placement = self._placement()
+        if placement is not None:
+            # A dispatched model (--device auto): coloured by where each module's weights live.
+            by_place, places = placement_groups(series.names, placement)
+            groups = by_place % len(DEPTH_COLOURS)
+            key = placement_key_html(places)
+        else:
+            groups = (series.depth - 1) % len(DEPTH_COLOURS)
+            key = depth_key_html(int(series.depth.max()))
         finite = np.isfinite(numel)
         for group, item in enumerate(self.depth_points):
             where = np.flatnonzero(finite & (groups == group))
@@ -427,7 +440,7 @@ class PlotsPanel(QWidget):
         few = len(series) <= SYMBOL_LIMIT
         self.channels_curve.setSymbol("t" if few else None)
         self.channels_curve.setData(x, channels)
-        self._set_depth_key(int(series.depth.max()))
+        self._set_points_key(key)
         if base is not None:
             bx = align(base, series)
             self.base_numel.setData(bx, positive_or_nan(base.numel))
@@ -440,11 +453,24 @@ class PlotsPanel(QWidget):
         self.shapes_plot.setTitle(run_title("Output size of every module", series, self._run), color=FOREGROUND, size="11pt")
         self.shapes_plot.enableAutoRange()
 
-    def _set_depth_key(self, deepest: int) -> None:
+    def _placement(self) -> Callable[[str], str | None] | None:
+        """Where each module's weights live, for a model dispatched by accelerate; None otherwise."""
+        session = self._controller.session if self._controller is not None else None
+        if session is None or session.dispatch is None:
+            return None
+        return session.dispatch.placement_of
+
+    def _set_points_key(self, key_html: str) -> None:
         label = self.shapes_legend.getLabel(self._depth_key)
         if label is not None:
-            label.setText(depth_key_html(deepest), color=FOREGROUND, size="9pt")
+            label.setText(key_html, color=FOREGROUND, size="9pt")
             self.shapes_widget.fit_legends()
+
+    @property
+    def points_key(self) -> str:
+        """The text of the Shapes plot's key for its coloured points (depth, or placement)."""
+        label = self.shapes_legend.getLabel(self._depth_key)
+        return label.text if label is not None else ""
 
     def _draw_activations(self) -> None:
         series, base = self._series, self._baseline_series
