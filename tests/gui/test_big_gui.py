@@ -50,11 +50,13 @@ def test_device_auto_opens_the_checkpoint_dispatched(open_window: Any, qtbot: An
     assert cell(window, "0", "Device") == "cpu" and cell(window, "5", "Device") == "disk"
     finished = run(window, qtbot)
     assert finished.ok and finished.device == "cpu"
+    from inspector.gui.panels.plot_items import PLACEMENT_SLOTS
+
     # The Shapes plot colours each module by where its weights live, with a key of the places.
     plots = window._drawn_plots()
     assert plots is not None and plots.run is finished
     assert "weights on" in plots.points_key and "cpu" in plots.points_key and "disk" in plots.points_key
     on_disk = [name for name in finished.execution_order() if name and window.session.dispatch.placement_of(name) == "disk"]
     places = ["cpu", "disk"]  # no accelerator here: cpu first, then disk
-    disk_points = plots.depth_points[places.index("disk")]
+    disk_points = plots.depth_points[PLACEMENT_SLOTS[places.index("disk")]]
     assert on_disk and len(disk_points.xData) == len(on_disk)

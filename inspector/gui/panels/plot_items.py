@@ -33,6 +33,8 @@ FOREGROUND = "#2d3748"
 GRID_ALPHA = 0.12
 DEPTH_COLOURS = ("#3b1c8c", "#2c5f9e", "#21908d", "#3aaa5c", "#90c73e", "#d2b40c")
 """Depth 1, 2, ... (then repeating): dark to light, each readable on white."""
+PLACEMENT_SLOTS = (0, 2, 4, 5, 1, 3)
+"""Which of :data:`DEPTH_COLOURS` each placement group takes: neighbours far apart, so cpu and disk differ at a glance."""
 LINE = "#4a5568"
 MEAN = "#2b6cb0"
 BAND = (43, 108, 176, 60)
@@ -265,7 +267,8 @@ def depth_key_html(deepest: int) -> str:
 def placement_key_html(groups: list[str]) -> str:
     """The legend's placement key (``--device auto``): one coloured dot per place the weights live."""
     dots = " ".join(
-        f"<span style='color:{DEPTH_COLOURS[i % len(DEPTH_COLOURS)]}; font-size:11pt'>\u25cf</span>{html.escape(name)}"
+        f"<span style='color:{DEPTH_COLOURS[PLACEMENT_SLOTS[i % len(PLACEMENT_SLOTS)]]}; font-size:11pt'>"
+        f"\u25cf</span>{html.escape(name)}"
         for i, name in enumerate(groups)
     )
     return f"weights on {dots}"

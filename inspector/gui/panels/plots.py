@@ -57,6 +57,7 @@ from inspector.gui.panels.plot_items import (
     NO_SELECTION_HINT,
     NO_STATS_HINT,
     NONFINITE,
+    PLACEMENT_SLOTS,
     SELECTION_INTERVAL_MS,
     SYMBOL_LIMIT,
     ZEROS,
@@ -428,7 +429,7 @@ class PlotsPanel(QWidget):
         if placement is not None:
             # A dispatched model (--device auto): coloured by where each module's weights live.
             by_place, places = placement_groups(series.names, placement)
-            groups = by_place % len(DEPTH_COLOURS)
+            groups = np.array(PLACEMENT_SLOTS)[by_place % len(PLACEMENT_SLOTS)]
             key = placement_key_html(places)
         else:
             groups = (series.depth - 1) % len(DEPTH_COLOURS)
