@@ -40,7 +40,7 @@ from typing import Any, cast
 import torch
 from torch import nn
 
-from inspector.core.common import first_line
+from inspector.core.common import first_line, free_memory
 from inspector.core.errors import ArchitectureRequired, DeviceError, ModelLoadError
 
 AUTO = "auto"
@@ -577,36 +577,13 @@ def device_choices(devices: list[str]) -> list[str]:
 # --------------------------------------------------------------------------- refusing what cannot fit
 
 
-def model_bytes(model: nn.Module) -> int:
-    """Bytes of the model's distinct parameters and buffers (parameters x dtype size)."""
-    seen: set[int] = set()
-    total = 0
-    for tensor in list(model.parameters()) + list(model.buffers()):
-        if id(tensor) not in seen:
-            seen.add(id(tensor))
-            total += tensor.numel() * tensor.element_size()
-    return total
-
-
-def free_bytes(device: torch.device) -> int | None:
-    """Memory free on ``device`` now (None when torch cannot say)."""
-    if device.type == "cuda":
-        free, _ = torch.cuda.mem_get_info(device)
-        return int(free)
-    if device.type == "cpu":
-        from inspector.core.sources.hf_source import _available_memory
-
-        return _available_memory()
-    return None
-
-
 FIT_SHARE = 0.9
 """A model is refused on a device when it needs more than this share of what is free there."""
 
 
 def check_fits(size: int, device: torch.device, what: str) -> None:
     """Refuse, before anything is allocated, ``size`` bytes of weights that will not fit on ``device``; suggest ``--device auto``."""
-    free = free_bytes(device)
+    free = free_memory(device)
     if free is None or size <= FIT_SHARE * free:
         return
     raise DeviceError(

@@ -683,18 +683,9 @@ def _normalisation(arch: str | None) -> tuple[tuple[float, ...], tuple[float, ..
 
 def available_memory(device: torch.device) -> int | None:
     """Bytes free for a new tensor on ``device``, when it can be known."""
-    if device.type == "cuda":
-        free, _ = torch.cuda.mem_get_info(device)
-        return int(free)
-    if device.type == "cpu":
-        try:
-            with open("/proc/meminfo", encoding="ascii") as meminfo:
-                for line in meminfo:
-                    if line.startswith("MemAvailable:"):
-                        return int(line.split()[1]) * 1024
-        except OSError:
-            return None
-    return None
+    from inspector.core.common import free_memory
+
+    return free_memory(device)
 
 
 def check_fits(spec: InputSpec | ModelInput, device: torch.device | str) -> None:

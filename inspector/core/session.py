@@ -157,7 +157,8 @@ class Session:
             return
         if target.type != "cpu" and target != self.device:
             # Refused before the copy starts, with the numbers and --device auto to use instead.
-            from inspector.core.dispatch import check_fits, model_bytes
+            from inspector.core.common import model_bytes
+            from inspector.core.dispatch import check_fits
 
             check_fits(model_bytes(self.model), target, self.source)
         self.model.to(target)

@@ -25,6 +25,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from inspector.core.common import free_memory, model_bytes
 from inspector.core.errors import ModelLoadError
 from inspector.core.sources import require
 
@@ -129,30 +130,6 @@ def _has_weights(folder: str | None) -> bool:
     return folder is not None and bool(glob.glob(os.path.join(glob.escape(folder), "*.safetensors")))
 
 
-def _available_memory() -> int | None:
-    try:
-        with open("/proc/meminfo", encoding="ascii") as stream:
-            for line in stream:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
-
-
-def _size_bytes(model: nn.Module) -> int:
-    seen: set[int] = set()
-    total = 0
-    for tensor in list(model.parameters()) + list(model.buffers()):
-        if id(tensor) not in seen:
-            seen.add(id(tensor))
-            total += tensor.numel() * tensor.element_size()
-    return total
-
-
 def _build_meta(cls: Any, config: Any) -> nn.Module:
     from inspector.core.meta_shortcuts import SkipMetaInit
 
@@ -186,8 +163,8 @@ def build(
         return model.eval(), source, notes
     # The size first, on meta (nothing allocated): a default configuration
     # can be billions of parameters (llama's is 6.7B).
-    size = _size_bytes(_build_meta(cls, configuration))
-    available = _available_memory()
+    size = model_bytes(_build_meta(cls, configuration))
+    available = free_memory(torch.device("cpu"))
     if available is not None and size > MEMORY_SHARE * available:
         raise ModelLoadError(
             f"{source} would take {size / 2**30:.1f} GiB ({size / 4 / 1e9:.1f}B float32 parameters) and "
