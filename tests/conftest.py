@@ -7,6 +7,9 @@ import os
 # Before any test imports PySide6: no display is needed, and none is touched.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+from pathlib import Path
+
+import pytest
 from hypothesis import settings
 
 # CI draws the same examples on every run (a fixed derivation, no example
@@ -15,3 +18,14 @@ from hypothesis import settings
 settings.register_profile("ci", derandomize=True, database=None)
 if os.environ.get("CI"):
     settings.load_profile("ci")
+
+
+@pytest.fixture
+def own_temp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Temporary files and folders (offload folders among them) go under this test's folder, where they can be counted."""
+    import tempfile
+
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder

@@ -229,3 +229,20 @@ class EditHistory:
     @property
     def history(self) -> list[str]:
         return [edit.text for edit in self.done]
+
+
+def write_checkpoint(folder: Path, factory_text: str) -> tuple[str, str, Any]:
+    """(a safetensors file, the ``--arch`` callable that builds it, the model in memory) from a factory file's text.
+
+    The factory file ``factory.py`` defines ``deep_mlp()``; the checkpoint holds its state_dict.
+    """
+    from safetensors.torch import save_file
+
+    factory = folder / "factory.py"
+    factory.write_text(factory_text)
+    namespace: dict[str, Any] = {}
+    exec(factory_text, namespace)
+    model = namespace["deep_mlp"]()
+    path = folder / "mlp.safetensors"
+    save_file(model.state_dict(), str(path))
+    return str(path), f"{factory}:deep_mlp", model.eval()

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
 import torch
 
-from tests.helpers import assert_one_line_error, run_main, run_report, strict_json
+from tests.helpers import assert_one_line_error, run_main, run_report, strict_json, write_checkpoint
 
 pytest.importorskip("accelerate")
 safetensors_torch = pytest.importorskip("safetensors.torch")
@@ -31,21 +30,11 @@ BUDGET = ["--max-memory", "cpu=40KiB"]  # two of the 16.6 KiB layers stay in mem
 @pytest.fixture
 def checkpoint(tmp_path: Path) -> list[str]:
     """MODEL and --arch of a safetensors file of a deep MLP (about 100 KiB)."""
-    factory = tmp_path / "factory.py"
-    factory.write_text(FACTORY)
-    namespace: dict[str, object] = {}
-    exec(FACTORY, namespace)
-    path = tmp_path / "mlp.safetensors"
-    safetensors_torch.save_file(namespace["deep_mlp"]().state_dict(), str(path))  # type: ignore[operator]
-    return [str(path), "--arch", f"{factory}:deep_mlp"]
+    path, arch, _ = write_checkpoint(tmp_path, FACTORY)
+    return [path, "--arch", arch]
 
 
-@pytest.fixture(autouse=True)
-def own_temp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "tmp"
-    folder.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(folder))
-    return folder
+pytestmark = pytest.mark.usefixtures("own_temp")
 
 
 def _offload_folders(folder: Path) -> list[str]:

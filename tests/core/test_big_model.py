@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -22,6 +21,7 @@ from inspector.core.errors import ArchitectureRequired, DeviceError, ModelLoadEr
 from inspector.core.inputs import InputSpec
 from inspector.core.session import Session
 from inspector.core.sources import MissingExtra
+from tests.helpers import write_checkpoint
 
 pytest.importorskip("accelerate")
 safetensors_torch = pytest.importorskip("safetensors.torch")
@@ -46,24 +46,10 @@ def deep_mlp():
 @pytest.fixture
 def checkpoint(tmp_path: Path) -> tuple[str, str, nn.Module]:
     """(safetensors file, --arch callable, the model in memory) for a deep MLP of a few hundred KiB."""
-    factory = tmp_path / "factory.py"
-    factory.write_text(FACTORY)
-    arch = f"{factory}:deep_mlp"
-    namespace: dict[str, object] = {}
-    exec(FACTORY, namespace)
-    model = namespace["deep_mlp"]()  # type: ignore[operator]
-    path = tmp_path / "mlp.safetensors"
-    safetensors_torch.save_file(model.state_dict(), str(path))
-    return str(path), arch, model.eval()
+    return write_checkpoint(tmp_path, FACTORY)
 
 
-@pytest.fixture(autouse=True)
-def own_temp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Temporary offload folders go under this test's folder, where they can be counted."""
-    folder = tmp_path / "tmp"
-    folder.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(folder))
-    return folder
+pytestmark = pytest.mark.usefixtures("own_temp")
 
 
 def _session(path: str, arch: str, **options: object) -> Session:

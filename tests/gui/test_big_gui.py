@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 
 from tests.gui.test_main_window import cell, run
+from tests.helpers import write_checkpoint
 
 pytest.importorskip("accelerate")
-safetensors_torch = pytest.importorskip("safetensors.torch")
+pytest.importorskip("safetensors.torch")
 
 FACTORY = """
 import torch
@@ -23,29 +24,22 @@ def deep_mlp():
 """
 
 
+@pytest.mark.usefixtures("own_temp")
 def test_device_auto_opens_the_checkpoint_dispatched(open_window: Any, qtbot: Any, tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    import tempfile
-
     from inspector.core import dispatch
 
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    factory = tmp_path / "factory.py"
-    factory.write_text(FACTORY)
-    namespace: dict[str, Any] = {}
-    exec(FACTORY, namespace)
-    path = tmp_path / "mlp.safetensors"
-    safetensors_torch.save_file(namespace["deep_mlp"]().state_dict(), str(path))
+    path, arch, _ = write_checkpoint(tmp_path, FACTORY)
     # The GUI has no budget box: accelerate's default is what is free; a small one here makes it offload.
     original = dispatch.load_dispatched
     monkeypatch.setattr(dispatch, "load_dispatched",
                         lambda *a, **k: original(*a, **{**k, "max_memory": {"cpu": 40 * 1024}}))
 
-    window = open_window(f"{factory}:deep_mlp")
+    window = open_window(arch)
     assert "auto" in [window.input_panel.device_combo.itemText(i) for i in range(window.input_panel.device_combo.count())]
     assert cell(window, "0", "Device") == ""  # a model in one place: nothing to say
     window.input_panel.set_device("auto")
-    assert window.open_model(str(path), arch=f"{factory}:deep_mlp", wait=True)
+    assert window.open_model(path, arch=arch, wait=True)
     assert window.session.dispatch is not None and window.input_panel.device() == "auto"
     assert cell(window, "0", "Device") == "cpu" and cell(window, "5", "Device") == "disk"
     finished = run(window, qtbot)
