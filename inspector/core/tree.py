@@ -11,6 +11,7 @@ import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
+import torch
 from torch import nn
 
 
@@ -81,9 +82,28 @@ def param_numel(param: nn.Parameter) -> int:
     return 0 if nn.parameter.is_lazy(param) else param.numel()
 
 
+def packed_numel(module: nn.Module) -> int:
+    """Elements of a torch.ao quantized layer's packed weight and bias, which are not parameters.
+
+    A quantized Linear or Conv keeps its weights packed (``module.weight()``
+    unpacks them); counted as parameters, it would have none.
+    """
+    if not type(module).__module__.startswith("torch.ao.nn.quantized"):
+        return 0
+    weight, bias = getattr(module, "weight", None), getattr(module, "bias", None)
+    if not (callable(weight) and callable(bias)):
+        return 0
+    try:
+        unpacked = [weight(), bias()]
+    except Exception:  # an unusual quantized layer: its parameters, as torch counts them
+        return 0
+    return sum(t.numel() for t in unpacked if isinstance(t, torch.Tensor))
+
+
 def count_params(module: nn.Module, recurse: bool = True) -> int:
-    """Number of parameter elements; tied parameters count once."""
-    return sum(param_numel(p) for p in module.parameters(recurse=recurse))
+    """Number of parameter elements (packed quantized weights too); tied parameters count once."""
+    modules = module.modules() if recurse else [module]
+    return sum(param_numel(p) for p in module.parameters(recurse=recurse)) + sum(packed_numel(m) for m in modules)
 
 
 def _extra_repr(module: nn.Module) -> str:
@@ -122,7 +142,7 @@ def _make_node(module: nn.Module, qualified: str, short: str, parent: ModuleNode
         qualified_name=qualified,
         name=short,
         type_name=type_name(module),
-        own_params=sum(param_numel(p) for p in module._parameters.values() if p is not None),
+        own_params=sum(param_numel(p) for p in module._parameters.values() if p is not None) + packed_numel(module),
         total_params=0,
         extra_repr=_extra_repr(module),
         parent=parent,

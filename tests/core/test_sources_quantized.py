@@ -112,3 +112,23 @@ def test_unpickling_a_quantized_conv_leaves_torch_as_it_was(tmp_path):
     torch.save(static_model(), path)
     load_model(str(path), trust=True)
     assert conv._ConvNd.__setstate__ is before
+
+
+@pytest.mark.parametrize("make", [dynamic_model, static_model], ids=["dynamic", "static"])
+def test_packed_weights_count_as_the_float_models_parameters(make):
+    """A quantized layer keeps its weight and bias packed; the tree, the session and the report count them."""
+    quantized = make()
+    floating = {name: m for name, m in quantized.named_modules() if hasattr(m, "weight") and callable(m.weight)}
+    expected = {name: m.weight().numel() + (m.bias().numel() if m.bias() is not None else 0) for name, m in floating.items()}
+    assert expected and all(count > 0 for count in expected.values())
+    session = Session(LoadedModel(quantized, "quantized", "callable"))
+    root = session.tree()
+    for name, count in expected.items():
+        node = root.find(name)
+        assert node is not None and node.own_params == node.total_params == count, name
+    assert session.params == root.total_params == sum(expected.values())
+    run = session.run()
+    from inspector.core.report import build_report
+
+    layers = {layer["name"]: layer for layer in build_report(session, run)["layers"]}
+    assert all(layers[name]["params"] == count for name, count in expected.items())
