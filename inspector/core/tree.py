@@ -95,7 +95,7 @@ def packed_numel(module: nn.Module) -> int:
         return 0
     try:
         unpacked = [weight(), bias()]
-    except Exception:  # an unusual quantized layer: its parameters, as torch counts them
+    except Exception:  # noqa: BLE001 - an unusual quantized layer: its parameters, as torch counts them
         return 0
     return sum(t.numel() for t in unpacked if isinstance(t, torch.Tensor))
 
