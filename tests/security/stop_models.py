@@ -10,9 +10,15 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from pathlib import Path
 
 import torch
 from torch import nn
+
+
+def model_argument(name: str) -> str:
+    """The MODEL argument (``.../stop_models.py:NAME``) that opens ``name`` from this file."""
+    return f"{Path(__file__).resolve()}:{name}"
 
 
 class Spin(nn.Module):

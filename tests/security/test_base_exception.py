@@ -8,24 +8,13 @@ window's worker died without a word, leaving the window busy for good.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from tests.gui.conftest import ScriptedPrompts, _no_thread_left_running, open_window, prompts  # noqa: F401
+from tests.helpers import assert_one_line_error, run_main, run_report
+from tests.security.stop_models import model_argument as model
 
-from tests.gui.conftest import ScriptedPrompts, _no_thread_left_running, open_window, prompts  # noqa: E402,F401
-from tests.helpers import assert_one_line_error, run_main, run_report  # noqa: E402
-
-MODELS = Path(__file__).resolve().parent / "stop_models.py"
 TIMEOUT_MS = 30_000
-
-
-def model(name: str) -> str:
-    return f"{MODELS}:{name}"
 
 
 # ----------------------------------------------------------------------------- the command line

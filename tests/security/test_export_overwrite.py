@@ -11,39 +11,6 @@ import torch
 
 from tests.helpers import assert_one_line_error, run_main, strict_json, trace
 
-MODEL_SOURCE = '''
-import pathlib
-import torch
-from torch import nn
-
-HERE = pathlib.Path(__file__).parent
-
-
-class Marked(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.fc1 = nn.Linear(4, 8)
-        self.fc2 = nn.Linear(8, 2)
-
-    def forward(self, x):
-        (HERE / "FORWARD_RAN").write_text("x")
-        return self.fc2(torch.relu(self.fc1(x)))
-
-
-def make():
-    torch.manual_seed(0)
-    return Marked()
-'''
-
-
-@pytest.fixture
-def marked(tmp_path: Path) -> tuple[str, Path]:
-    """(the MODEL argument of a model whose forward leaves a marker, its folder)."""
-    folder = tmp_path / "model"
-    folder.mkdir()
-    (folder / "marked.py").write_text(MODEL_SOURCE)
-    return f"{folder / 'marked.py'}:make", folder
-
 
 def export(model: str, folder: Path, capsys, *extra: str) -> tuple[int, str, str]:
     return run_main(["report", model, "--trust", "--input-shape", "1,4", "--export", str(folder), *extra], capsys)

@@ -14,28 +14,18 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import textwrap
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from inspector.supervisor import INTERRUPT_GRACE_S, TIMEOUT_GRACE_S
+from tests.helpers import PYTHON, ROOT, run_main, strict_json
+from tests.security.stop_models import model_argument as model
 
-from inspector.supervisor import INTERRUPT_GRACE_S, TIMEOUT_GRACE_S  # noqa: E402
-from tests.helpers import PYTHON, run_main, strict_json  # noqa: E402
-
-MODELS = Path(__file__).resolve().parent / "stop_models.py"
 SLACK_S = 10.0
 """Seconds a loaded test machine may add to the promised times (start-up of the child's threads, scheduling)."""
-
-
-def model(name: str) -> str:
-    return f"{MODELS}:{name}"
 
 
 def environment() -> dict[str, str]:
