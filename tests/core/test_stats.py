@@ -137,9 +137,11 @@ def test_each_histogram_of_a_run_is_numpys_histogram_of_that_output(route):
         assert histogram.sample_size == values.size and not histogram.sampled
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("length", [4097, 1_000_003])
-def test_a_large_outputs_histogram_is_numpys_histogram_of_every_nth_value(route, length):
-    tensor = torch.randn(length) * 2 - 1
+def test_a_large_outputs_histogram_is_numpys_histogram_of_every_nth_value(route, length, dtype):
+    """The kernel copies the sample piece by piece as its pass goes; the pieces must join up exactly."""
+    tensor = torch.randn(length, dtype=dtype) * 2 - 1
     ((result, histogram),) = stats.collect([stats.measure([tensor])])
     step = -(-length // stats.HISTOGRAM_SAMPLE)
     sample = tensor[::step].double().numpy()
