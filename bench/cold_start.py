@@ -29,6 +29,14 @@ def fn():
 
 TARGET_S = 0.5
 
+# What any run on the meta device pays before the model's first layer: nearly
+# every one of torch 2.14's meta kernels (add, relu, conv, pooling, matmul,
+# softmax, cat, ...) imports sympy on its first call, for its dtype-promotion
+# and shape checks (`elementwise_dtypes`, `torch._check` ->
+# torch.fx.experimental.symbolic_shapes); only views, flatten and in-place
+# relu do not.
+META_FLOOR = "import torch; torch.relu(torch.empty(2, 8, device='meta'))"
+
 
 def _timed(argv: list[str]) -> tuple[float, float]:
     """(wall s, CPU s) of one fresh process."""
@@ -51,6 +59,7 @@ def measure(repeat: int = 5) -> dict[str, tuple[list[float], list[float]]]:
         commands = {
             "python -c pass": [sys.executable, "-c", "pass"],
             'python -c "import torch" (the floor)': [sys.executable, "-c", "import torch"],
+            "import torch + one relu on meta, as torch runs it": [sys.executable, "-c", META_FLOOR],
             "report small.py:fn --meta": [sys.executable, "-m", "inspector", "report", f"{path}:fn", "--meta",
                                           "--trust", "--input-shape", "2,8", "--format", "json"],
             "report small.py:fn (CPU run)": [sys.executable, "-m", "inspector", "report", f"{path}:fn",

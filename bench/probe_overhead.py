@@ -35,6 +35,22 @@ def _stock_probe(model: torch.nn.Module, x: torch.Tensor) -> None:
         stats._fused = kernel
 
 
+def _read_once(model: torch.nn.Module, x: torch.Tensor) -> None:
+    """A plain forward whose every module output is read once by torch's ``sum``: the floor of any
+    statistic that looks at every value (nothing recorded, no hook bookkeeping)."""
+    def read(module: torch.nn.Module, args: object, output: object) -> None:
+        if isinstance(output, torch.Tensor):
+            output.sum()
+
+    handles = [module.register_forward_hook(read) for module in model.modules()]
+    try:
+        with torch.no_grad():
+            model(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
 def measure(name: str, batch: int, repeat: int = 11) -> dict[str, tuple[float, float, float]]:
     model = build_torchvision(name).eval()
     x = torch.randn(batch, 3, 224, 224)
@@ -46,6 +62,7 @@ def measure(name: str, batch: int, repeat: int = 11) -> dict[str, tuple[float, f
     fns = {
         "plain forward": plain,
         "torchinfo summary (shapes only)": lambda: summary_text(model, (x,)),
+        "plain forward + torch.sum of each output (reading every value once)": lambda: _read_once(model, x),
         "Model Inspector probe (C kernel)": lambda: probe.run(model, (x,)),
     }
     if stats._fused is not None:

@@ -11,7 +11,7 @@ import sys
 import torch
 import torchvision
 
-SCRIPTS = ("probe_overhead", "cold_start", "cuda_probe", "meta_shapes", "load_checkpoint", "memory", "gui_speed", "sweep_speed",
+SCRIPTS = ("probe_overhead", "whole_process", "cold_start", "cuda_probe", "meta_shapes", "load_checkpoint", "memory", "gui_speed", "sweep_speed",
            "graph_speed")
 
 
@@ -31,23 +31,70 @@ def header() -> list[str]:
     ]
 
 
+MARK = "<!-- bench/{}.py -->"
+
+
+def _sections(text: str) -> tuple[list[str], dict[str, list[str]], list[str]]:
+    """(the lines before the first section, each bench's section by name, the order of the names)."""
+    head: list[str] = []
+    found: dict[str, list[str]] = {}
+    order: list[str] = []
+    current: list[str] = head
+    for line in text.splitlines():
+        if line.startswith("<!-- bench/") and line.endswith(".py -->"):
+            name = line.removeprefix("<!-- bench/").removesuffix(".py -->")
+            current = found.setdefault(name, [])
+            order.append(name)
+        current.append(line)
+    return head, found, order
+
+
+def splice(text: str, sections: dict[str, list[str]], *, full_run: bool = False) -> list[str]:
+    """RESULTS.md's lines with ``sections`` in place of the same benches' sections; the rest kept as is.
+
+    A bench with no section there yet goes at the end; sections of benches not in this run (one run by
+    hand, such as bench/big_model.py) stay. The head (the date and machine) is new after a full run and
+    kept after a partial one: each section says when it was measured.
+    """
+    head, found, order = _sections(text)
+    for name, section in sections.items():
+        if name not in found:
+            order.append(name)
+        found[name] = section
+    lines = header() if full_run or not head else head
+    for name in order:
+        lines += found[name]
+    return lines
+
+
+def _run(name: str) -> list[str]:
+    print(f"running bench/{name}.py ...", flush=True)
+    try:
+        module = importlib.import_module(f"bench.{name}")
+        section = module.main()
+    except Exception as error:  # noqa: BLE001 - one failing bench must not hide the others
+        section = [f"## {name}", "", f"failed: {type(error).__name__}: {error}"]
+    print("\n".join(section), flush=True)
+    return [MARK.format(name), *section, ""]
+
+
 def main() -> int:
-    lines = header()
-    only = set(sys.argv[1:])
-    for name in SCRIPTS:
-        if only and name not in only:
-            continue
-        print(f"running bench/{name}.py ...", flush=True)
-        try:
-            module = importlib.import_module(f"bench.{name}")
-            section = module.main()
-        except Exception as error:  # noqa: BLE001 - one failing bench must not hide the others
-            section = [f"## {name}", "", f"failed: {type(error).__name__}: {error}"]
-        print("\n".join(section), flush=True)
-        lines += section + [""]
+    """Every bench, or only those named (``python -m bench.run_all probe_overhead``): then their
+    sections replace the same sections of RESULTS.md and the others are kept as they were."""
     path = os.path.join(os.path.dirname(__file__), "RESULTS.md")
+    only = [name for name in sys.argv[1:] if name in SCRIPTS]
+    unknown = sorted(set(sys.argv[1:]) - set(SCRIPTS))
+    if unknown:
+        print(f"no such bench: {', '.join(unknown)} (known: {', '.join(SCRIPTS)})", file=sys.stderr)
+        return 2
+    try:
+        with open(path, encoding="utf-8") as stream:
+            text = stream.read()
+    except FileNotFoundError:
+        text = ""
+    lines = splice(text, {name: _run(name) for name in only or SCRIPTS}, full_run=not only)
     with open(path, "w", encoding="utf-8") as stream:
-        stream.write("\n".join(lines))
+        stream.write("\n".join(lines).rstrip("\n") + "\n")
     print(f"wrote {path}")
     return 0
 

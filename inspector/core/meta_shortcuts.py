@@ -10,7 +10,8 @@ run takes. Two function modes skip that work where the answer is known:
   functions and the in-place random fills they use return the tensor as it
   is (a meta tensor has no values to fill).
 - :class:`ShapeShortcuts`, while a model runs on meta: batch_norm,
-  layer_norm, linear and gelu return an empty output of the shape, dtype and
+  layer_norm, linear, gelu and the common float activations (relu, silu,
+  hardswish, sigmoid, tanh) return an empty output of the shape, dtype and
   layout torch's own meta kernels give, after the checks those kernels make.
   Anything unusual (a shape that does not fit, mixed dtypes, a real tensor)
   goes to torch's own implementation, so its error message is the user's.
@@ -117,7 +118,7 @@ def _batch_norm(
         return None
     if training and input.shape[0] * math.prod(input.shape[2:]) == 1:
         return None  # torch raises "Expected more than 1 value per channel when training"
-    return torch.empty_like(input)
+    return _dense_like(input)
 
 
 def _layer_norm(
@@ -150,7 +151,36 @@ def _gelu(input: Any, approximate: str = "none") -> torch.Tensor | None:
         return None
     if approximate not in ("none", "tanh"):
         return None
-    return torch.empty_like(input)
+    return _dense_like(input)
+
+
+def _elementwise(input: Any, inplace: bool = False) -> torch.Tensor | None:
+    """A float activation's output: the input's shape, dtype and strides; in place, the input itself.
+
+    Their meta kernels are torch's Python references, whose type-promotion
+    check imports sympy (~0.5 s) on the first call of a process.
+    """
+    if not (type(input) is torch.Tensor and input.is_meta and input.is_floating_point()):
+        return None
+    if not isinstance(inplace, bool):
+        return None
+    return input if inplace else _dense_like(input)
+
+
+def _dense_like(input: torch.Tensor) -> torch.Tensor | None:
+    """``torch.empty_like(input)`` for a tensor whose elements fill its memory in some order of its dims
+    (contiguous, channels_last, transposed), made directly: on meta, ``empty_like`` runs torch's Python
+    reference, which imports sympy. None for anything else (slices, broadcasts)."""
+    expected = 1
+    for stride, size in sorted((st, sz) for st, sz in zip(input.stride(), input.shape, strict=True) if sz != 1):
+        if stride != expected:
+            return None
+        expected *= size
+    return torch.empty_strided(input.shape, input.stride(), dtype=input.dtype, device="meta")
+
+
+def _unary(input: Any) -> torch.Tensor | None:
+    return _elementwise(input)
 
 
 _SHORTCUTS: dict[Callable[..., Any], Callable[..., torch.Tensor | None]] = {
@@ -158,6 +188,15 @@ _SHORTCUTS: dict[Callable[..., Any], Callable[..., torch.Tensor | None]] = {
     F.layer_norm: _layer_norm,
     F.linear: _linear,
     F.gelu: _gelu,
+    F.relu: _elementwise,
+    F.silu: _elementwise,
+    F.hardswish: _elementwise,
+    torch.relu: _unary,
+    torch.Tensor.relu: _unary,
+    torch.sigmoid: _unary,
+    torch.Tensor.sigmoid: _unary,
+    torch.tanh: _unary,
+    torch.Tensor.tanh: _unary,
 }
 
 

@@ -38,7 +38,44 @@ CALLS = {
     "linear, mixed dtypes (left to torch)": (F.linear, lambda: (_meta(2, 16), _meta(32, 16, dtype=torch.float64))),
     "gelu": (F.gelu, lambda: (_channels_last(2, 3, 4, 5),)),
     "gelu tanh, half": (lambda x: F.gelu(x, approximate="tanh"), lambda: (_meta(3, 4, dtype=torch.float16),)),
+    "relu": (F.relu, lambda: (_meta(2, 3, 4, 5),)),
+    "relu, channels_last": (torch.relu, lambda: (_channels_last(2, 3, 4, 5),)),
+    "relu of a transposed input": (lambda x: x.relu(), lambda: (_meta(4, 7).t(),)),
+    "silu, half": (F.silu, lambda: (_meta(3, 4, dtype=torch.float16),)),
+    "hardswish": (F.hardswish, lambda: (_channels_last(2, 3, 4, 5),)),
+    "sigmoid": (torch.sigmoid, lambda: (_meta(5, 6, dtype=torch.float64),)),
+    "tanh": (lambda x: x.tanh(), lambda: (_meta(5, 6).t(),)),
+    "gelu of a strided slice (left to torch)": (F.gelu, lambda: (_meta(4, 8)[:, ::2],)),
+    "relu of a broadcast (left to torch)": (F.relu, lambda: (_meta(4, 1).expand(4, 6),)),
+    "relu of integers (left to torch)": (torch.relu, lambda: (_meta(3, 4, dtype=torch.int64),)),
 }
+
+
+@pytest.mark.parametrize("func", [F.relu, F.silu, F.hardswish])
+def test_an_activation_in_place_gives_its_input_back(func):
+    """As torch does: ``inplace=True`` returns the very tensor it was given."""
+    x = _meta(2, 3)
+    with ShapeShortcuts():
+        assert func(x, inplace=True) is x
+
+
+def test_a_small_mlp_on_meta_does_not_import_sympy():
+    """Linear, ReLU and GELU on meta: none of torch's Python references run, so sympy stays out (~0.5 s)."""
+    from tests.helpers import run_subprocess
+
+    code = (
+        "import sys, torch\n"
+        "from torch import nn\n"
+        "from inspector.core.inputs import InputSpec\n"
+        "from inspector.core.shapes import meta_run\n"
+        "model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 4), nn.GELU(), nn.SiLU(), nn.Sigmoid())\n"
+        "run = meta_run(model.to('meta'), InputSpec((2, 8)))\n"
+        "assert run.ok, run.error\n"
+        "print('sympy' in sys.modules)\n"
+    )
+    result = run_subprocess(["-c", code], timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "False"
 
 
 @pytest.mark.parametrize("name", list(CALLS))
