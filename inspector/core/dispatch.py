@@ -42,6 +42,7 @@ from torch import nn
 
 from inspector.core.common import first_line, free_memory
 from inspector.core.errors import ArchitectureRequired, DeviceError, ModelLoadError
+from inspector.core.watch import clean_up_at_exit_now
 
 AUTO = "auto"
 """The device name that asks for dispatch."""
@@ -493,6 +494,7 @@ def load_dispatched(
     if temporary:
         # Also at exit or when the model is dropped, should nobody call close().
         dispatch._finalizer = weakref.finalize(dispatch, shutil.rmtree, folder, True)
+        clean_up_at_exit_now(dispatch._finalizer)  # a timeout's os._exit runs no finalizer
     notes.append(dispatch.summary_line())
     loaded = LoadedModel(model, source, kind, arch=model_arch, notes=notes)
     loaded.dispatch = dispatch

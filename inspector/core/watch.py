@@ -20,6 +20,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
@@ -192,13 +193,32 @@ def type_name(module: Any) -> str:
     return original if isinstance(original, str) and original else type(module).__name__
 
 
+_AT_EXIT_NOW: list[Callable[[], object]] = []
+
+
+def clean_up_at_exit_now(cleanup: Callable[[], object]) -> None:
+    """Run ``cleanup`` (a ``weakref.finalize``, say) when :func:`exit_now` ends the process.
+
+    ``os._exit`` runs no atexit handler, so a temporary folder removed by a
+    finalizer would otherwise stay behind after a timeout or a second Ctrl+C.
+    A finalizer already run does nothing when called again.
+    """
+    _AT_EXIT_NOW.append(cleanup)
+
+
 def exit_now(status: int) -> NoReturn:
     """End the process with ``status`` now, without waiting for a thread stuck in the model's code.
 
     Python would not wait for such a thread (a daemon, or a worker given up),
     but finalising the interpreter while it runs inside torch aborts; so the
-    streams are flushed and the process ends here.
+    streams are flushed, what asked to be cleaned up is (see
+    :func:`clean_up_at_exit_now`), and the process ends here.
     """
+    for cleanup in _AT_EXIT_NOW:
+        try:
+            cleanup()
+        except Exception:  # noqa: BLE001 - the exit must happen whatever a cleanup does
+            pass
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()

@@ -137,3 +137,45 @@ def test_split_between_the_gpu_and_the_cpu(checkpoint: list[str], capsys) -> Non
         assert shapes == shapes_cpu
         # Another device's kernels: close, not bit-identical.
         assert stats["mean"] == pytest.approx(stats_cpu["mean"], rel=1e-4, abs=1e-5)
+
+
+SPINS = """
+import time
+
+import torch
+from torch import nn
+
+
+class Spin(nn.Module):
+    def forward(self, x):
+        while True:  # never enters another module: the timeout cannot stop it and ends the process
+            time.sleep(0.005)
+
+
+def deep_mlp():
+    torch.manual_seed(0)
+    return nn.Sequential(*[nn.Sequential(nn.Linear(64, 64), nn.ReLU()) for _ in range(6)], Spin())
+"""
+
+
+def test_a_timeout_removes_the_temporary_offload_folder(tmp_path: Path) -> None:
+    """A forward that never returns outlives the timeout, which ends the process with os._exit: no
+    finalizer runs there, and the temporary offload folder must go all the same."""
+    import subprocess
+
+    from tests.helpers import PYTHON, ROOT
+
+    path, arch, _ = write_checkpoint(tmp_path, SPINS)
+    temp = tmp_path / "child-tmp"
+    temp.mkdir()
+    env = dict(os.environ, TMPDIR=str(temp), PYTHONPATH=str(ROOT), QT_QPA_PLATFORM="offscreen")
+    out = tmp_path / "report.json"
+    result = subprocess.run(
+        [PYTHON, "-m", "inspector", "report", path, "--arch", arch, *INPUT, "--device", "auto", *BUDGET,
+         "--timeout", "20", "--json", str(out)],  # time to load, and to enter the loop
+        env=env, capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert result.returncode == 3, result.stderr
+    assert strict_json(out.read_text())["timed_out"] is True
+    assert "did not stop" in result.stderr  # abandoned, not stopped at a module
+    assert not _offload_folders(temp)
