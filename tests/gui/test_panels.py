@@ -163,3 +163,22 @@ def test_a_summary_asked_for_during_a_run_comes_after_it(window, qtbot):
         pass
     assert "ResNet" in blocker.args[0]
     assert not window.summary_panel.stale
+
+
+def test_a_seed_above_two_to_the_31_runs_as_given(window, qtbot):
+    """The command line takes seeds up to 2**64 - 1; the window must neither stop at a spin box's
+    2**31 - 1 nor change a session's seed."""
+    from PySide6.QtTest import QTest
+
+    panel = window.input_panel
+    seed = 2**63 + 12345
+    panel.seed_spin.setValue(seed)
+    spec = panel.spec()
+    assert spec.seed == seed
+    result = run(window, qtbot)
+    assert result.ok
+    panel.seed_spin.setFocus()
+    QTest.keyClick(panel.seed_spin, Qt.Key.Key_Up)
+    assert panel.spec().seed == seed + 1
+    QTest.keyClicks(panel.seed_spin, "9" * 25)  # more digits than any seed: refused as typed
+    assert panel.spec().seed == seed + 1

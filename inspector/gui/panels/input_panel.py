@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QAction
+from PySide6.QtGui import QAction, QKeyEvent, QValidator
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -25,7 +25,6 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSizePolicy,
-    QSpinBox,
     QTableWidget,
     QTableWidgetItem,
     QToolButton,
@@ -84,10 +83,8 @@ class InputPanel(QWidget):
         self.image_edit.setObjectName("imagePathEdit")
         self.image_edit.setPlaceholderText("image file")
         self.browse_button = QPushButton("Browse…", self)
-        self.seed_spin = QSpinBox(self)
+        self.seed_spin = SeedBox(self)
         self.seed_spin.setObjectName("seedSpin")
-        self.seed_spin.setRange(0, 2**31 - 1)
-        self.seed_spin.setMinimumWidth(90)
         self.seed_spin.setToolTip("Random seed of the sample: the same seed gives the same values on every device")
         self.device_combo = QComboBox(self)
         self.device_combo.setObjectName("deviceCombo")
@@ -519,3 +516,50 @@ def _layout_tip(layout: str) -> str:
     if layout == "pair":
         return "Shape of each of the two images the model receives (e.g. two frames for optical flow)"
     return "Shape of the sample tensor, sizes separated by commas"
+
+
+SEED_MAX = 2**64 - 1
+"""The largest seed torch takes (``--seed`` and session files take the same)."""
+
+
+class _SeedValidator(QValidator):
+    """Digits only, 0 to :data:`SEED_MAX`; an empty field is a seed being typed."""
+
+    def validate(self, text: str, pos: int) -> object:
+        if not text:
+            return QValidator.State.Intermediate
+        if text.isascii() and text.isdigit() and int(text) <= SEED_MAX:
+            return QValidator.State.Acceptable
+        return QValidator.State.Invalid
+
+
+class SeedBox(QLineEdit):
+    """The seed, 0 to 2**64 - 1 as on the command line: a spin box stops at 2**31 - 1, and a session's
+    seed above that would be changed without a word. Up and Down step it, as in a spin box."""
+
+    valueChanged = Signal(object)  # noqa: N815 - the name QSpinBox gives it, so the panel wires it alike
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("0", parent)
+        self.setValidator(_SeedValidator(self))
+        # Wide enough for the largest seed's 20 digits.
+        self.setMinimumWidth(self.fontMetrics().horizontalAdvance(str(SEED_MAX)) + 16)
+        self.textEdited.connect(lambda _text: self.valueChanged.emit(self.value()))
+
+    def value(self) -> int:
+        text = self.text()
+        return int(text) if text.isdigit() else 0
+
+    def setValue(self, value: int) -> None:
+        value = min(max(int(value), 0), SEED_MAX)
+        if value != self.value() or not self.text():
+            self.setText(str(value))
+            self.setCursorPosition(0)
+            self.valueChanged.emit(value)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        step = {Qt.Key.Key_Up: 1, Qt.Key.Key_Down: -1}.get(Qt.Key(event.key()))
+        if step is None:
+            super().keyPressEvent(event)
+            return
+        self.setValue(self.value() + step)
