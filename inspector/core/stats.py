@@ -414,8 +414,16 @@ def _masked_vector(flat: torch.Tensor) -> torch.Tensor:
 
 
 def collect(pending: list[PendingStats | None]) -> list[tuple[LayerStats, Histogram | None] | None]:
-    """Move every pending result to the host at once and finish it."""
-    present = [p for p in pending if p is not None]
+    """Move every pending result to the host at once and finish it.
+
+    A pending result given more than once (a container's output that is its
+    last child's tensor, an Identity's) is finished once; its calls share it.
+    """
+    distinct: dict[int, PendingStats] = {}
+    for p in pending:
+        if p is not None:
+            distinct.setdefault(id(p), p)
+    present = list(distinct.values())
     if not present:
         return [None for _ in pending]
     on_device = [p.vector for p in present if isinstance(p.vector, torch.Tensor)]
@@ -426,8 +434,8 @@ def collect(pending: list[PendingStats | None]) -> list[tuple[LayerStats, Histog
                        dtype=np.float64).reshape(len(present), _WIDTH)
     layer_stats = [_stats_from_vector(vector, p.floating) for vector, p in zip(vectors, present, strict=True)]
     histograms = _histograms([p.sample for p in present], layer_stats, vectors[:, _NUMEL])
-    finished = iter(zip(layer_stats, histograms, strict=True))
-    return [None if p is None else next(finished) for p in pending]
+    finished = dict(zip(distinct, zip(layer_stats, histograms, strict=True), strict=True))
+    return [None if p is None else finished[id(p)] for p in pending]
 
 
 def _histograms(
@@ -444,11 +452,25 @@ def _histograms(
     if not wanted:
         return found
     on_host = _on_host([samples[i] for i in wanted])
-    for index, sample in zip(wanted, on_host, strict=True):
-        bounds = _histogram_range(layer_stats[index].min, layer_stats[index].max)
-        if bounds is None:
-            continue
-        low, high = bounds
+    bounds: dict[int, tuple[float, float]] = {}
+    for index in wanted:
+        found_range = _histogram_range(layer_stats[index].min, layer_stats[index].max)
+        if found_range is not None:
+            bounds[index] = found_range
+    binned = list(bounds)
+    if not binned:
+        return found
+    lows = np.array([bounds[index][0] for index in binned])
+    highs = np.array([bounds[index][1] for index in binned])
+    if np.all((highs - lows) / HISTOGRAM_BINS != 0):
+        # Every output's edges from one np.linspace call: row by row the numbers one call each gives.
+        all_edges = np.linspace(lows, highs, HISTOGRAM_BINS + 1, axis=1)
+    else:  # numpy takes another formula for all rows when one step underflows to 0
+        all_edges = np.array([np.linspace(low, high, HISTOGRAM_BINS + 1) for low, high in zip(lows, highs, strict=True)])
+    samples_by_index = dict(zip(wanted, on_host, strict=True))
+    for row, index in enumerate(binned):
+        sample = samples_by_index[index]
+        low, high = float(lows[row]), float(highs[row])
         if _fused is not None and sample.dtype in (np.float32, np.float64) and sample.flags.c_contiguous:
             counts = np.zeros(HISTOGRAM_BINS, dtype=np.int64)
             _fused.histogram(
@@ -459,7 +481,7 @@ def _histograms(
             counts = np.histogram(values[np.isfinite(values)], bins=HISTOGRAM_BINS, range=(low, high))[0]
         found[index] = Histogram(
             counts=counts,
-            edges=np.linspace(low, high, HISTOGRAM_BINS + 1),
+            edges=all_edges[row],
             sample_size=int(counts.sum()),
             sampled=sample.size < int(numels[index]),
         )
