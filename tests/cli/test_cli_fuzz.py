@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import string
 
+import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -92,7 +93,17 @@ def test_argument_parser_fuzz(capsys, command, tokens):
 @FUZZ
 @given(spec=st.text(max_size=40))
 def test_classify_source_never_raises(spec):
-    assert classify_source(spec) in ("torchvision", "file", "callable")
+    assert classify_source(spec) in ("torchvision", "file", "callable", "timm", "hf")
+
+
+@pytest.mark.parametrize(
+    "spec, kind",
+    [("timm:", "timm"), (" timm:resnet18", "timm"), ("hf:gpt2", "hf"), ("torchvision:resnet18", "torchvision"),
+     ("resnet18", "torchvision"), ("model.pt", "file"), ("tests.models:tiny_mlp", "callable")],
+)
+def test_classify_source_names_each_form(spec, kind):
+    """timm and Hugging Face sources are forms of their own (the fuzz above once met ``timm:`` by chance)."""
+    assert classify_source(spec) == kind
 
 
 _NAMES = {name for _, name in list_models("all")}
