@@ -266,6 +266,20 @@ static void pass_any(Part *p, int itemsize, int route)
         pass_f64(p);
 }
 
+/* Adds ``from``'s results to ``into``'s. NaN never wins a comparison, so a NaN
+ * low or high stays only where ``into`` began with one; its sum is NaN then
+ * too, and the caller takes the exact path. */
+static void add_part(Part *into, const Part *from)
+{
+    into->sum += from->sum;
+    into->squares += from->squares;
+    into->zeros += from->zeros;
+    if (from->low < into->low)
+        into->low = from->low;
+    if (from->high > into->high)
+        into->high = from->high;
+}
+
 /* One part's pass, and its share of the histogram sample. With a sample to
  * take, the part goes in pieces of SAMPLE_PIECE values and each piece's
  * sample values are copied right after its pass, from L1; copied after the
@@ -278,29 +292,18 @@ static void run_part(Part *part, int itemsize, int route, const void *data, unsi
         pass_any(part, itemsize, route);
         return;
     }
-    Part total = *part;
+    /* Start from the part's first value, as each pass does. */
+    part->sum = part->squares = 0;
+    part->zeros = 0;
+    part->low = part->high = itemsize == 4 ? (double)((const float *)data)[part->begin]
+                                           : ((const double *)data)[part->begin];
     int64_t k = (part->begin + sample_step - 1) / sample_step;
     for (int64_t b = part->begin; b < part->end; b += SAMPLE_PIECE) {
         Part piece = *part;
         piece.begin = b;
         piece.end = b + SAMPLE_PIECE < part->end ? b + SAMPLE_PIECE : part->end;
         pass_any(&piece, itemsize, route);
-        if (b == part->begin) {
-            total.sum = piece.sum;
-            total.squares = piece.squares;
-            total.low = piece.low;
-            total.high = piece.high;
-            total.zeros = piece.zeros;
-        } else {
-            total.sum += piece.sum;
-            total.squares += piece.squares;
-            total.zeros += piece.zeros;
-            /* as in fused_stats: a NaN low/high is kept only where the part began with one */
-            if (piece.low < total.low)
-                total.low = piece.low;
-            if (piece.high > total.high)
-                total.high = piece.high;
-        }
+        add_part(part, &piece);
         for (; k < sample_count && k * sample_step < piece.end; k++) {
             if (itemsize == 4)
                 ((float *)(uintptr_t)sample_address)[k] = ((const float *)data)[k * sample_step];
@@ -308,7 +311,6 @@ static void run_part(Part *part, int itemsize, int route, const void *data, unsi
                 ((double *)(uintptr_t)sample_address)[k] = ((const double *)data)[k * sample_step];
         }
     }
-    *part = total;
 }
 
 static PyObject *fused_stats(PyObject *self, PyObject *args)
@@ -372,20 +374,10 @@ static PyObject *fused_stats(PyObject *self, PyObject *args)
     }
     Py_END_ALLOW_THREADS
 
-    double sum = 0, squares = 0, low = parts[0].low, high = parts[0].high;
-    int64_t zeros = 0;
-    for (int t = 0; t < used; t++) {
-        sum += parts[t].sum;
-        squares += parts[t].squares;
-        zeros += parts[t].zeros;
-        /* NaN never wins a comparison, so a NaN stays only where the part began with one;
-         * the sum is NaN then too and the caller takes the exact path. */
-        if (parts[t].low < low)
-            low = parts[t].low;
-        if (parts[t].high > high)
-            high = parts[t].high;
-    }
-    return Py_BuildValue("(dddddL)", sum, squares, shift, low, high, (long long)zeros);
+    for (int t = 1; t < used; t++)
+        add_part(&parts[0], &parts[t]);
+    return Py_BuildValue("(dddddL)", parts[0].sum, parts[0].squares, shift, parts[0].low, parts[0].high,
+                         (long long)parts[0].zeros);
 }
 
 /* Counts of values in BINS equal bins over [low, high], exactly as
