@@ -179,8 +179,10 @@ def _dense_like(input: torch.Tensor) -> torch.Tensor | None:
     return torch.empty_strided(input.shape, input.stride(), dtype=input.dtype, device="meta")
 
 
-def _unary(input: Any) -> torch.Tensor | None:
-    return _elementwise(input)
+def _unary(input: Any, *rest: Any, **kwargs: Any) -> torch.Tensor | None:
+    """torch.relu, torch.sigmoid, torch.tanh and their methods; anything more than the input (``out=``)
+    goes to torch."""
+    return None if rest or kwargs else _elementwise(input)
 
 
 _SHORTCUTS: dict[Callable[..., Any], Callable[..., torch.Tensor | None]] = {

@@ -51,6 +51,14 @@ CALLS = {
 }
 
 
+@pytest.mark.parametrize("func", [torch.sigmoid, torch.tanh])
+def test_an_out_argument_is_left_to_torch(func):
+    """``out=`` is not a shortcut's to handle: torch writes into it and gives it back, as without them."""
+    x, out = _meta(3, 4), _meta(3, 4)
+    with ShapeShortcuts():
+        assert func(x, out=out) is out
+
+
 @pytest.mark.parametrize("func", [F.relu, F.silu, F.hardswish])
 def test_an_activation_in_place_gives_its_input_back(func):
     """As torch does: ``inplace=True`` returns the very tensor it was given."""
