@@ -10,14 +10,11 @@ which other work on a shared machine lengthens less.
 from __future__ import annotations
 
 import os
-import resource
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 
-from bench.common import row
+from bench.common import row, timed_process
 
 MODEL = """
 from torch import nn
@@ -38,19 +35,6 @@ TARGET_S = 0.5
 META_FLOOR = "import torch; torch.relu(torch.empty(2, 8, device='meta'))"
 
 
-def _timed(argv: list[str]) -> tuple[float, float]:
-    """(wall s, CPU s) of one fresh process."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    env = dict(os.environ, PYTHONPATH=os.getcwd())
-    result = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
-    wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if result.returncode != 0:
-        raise RuntimeError(f"{' '.join(argv[1:])} failed: {result.stderr.strip().splitlines()[-1:]}")
-    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-
-
 def measure(repeat: int = 5) -> dict[str, tuple[list[float], list[float]]]:
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "small.py")
@@ -66,11 +50,11 @@ def measure(repeat: int = 5) -> dict[str, tuple[list[float], list[float]]]:
                                              "--trust", "--input-shape", "2,8", "--format", "json"],
             "model-inspector --help": [sys.executable, "-m", "inspector", "--help"],
         }
-        _timed(commands['python -c "import torch" (the floor)'])  # warm the file cache
+        timed_process(commands['python -c "import torch" (the floor)'])  # warm the file cache
         times: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name in commands}
         for _ in range(repeat):
             for name, argv in commands.items():
-                wall, cpu = _timed(argv)
+                wall, cpu, _ = timed_process(argv)
                 times[name][0].append(wall)
                 times[name][1].append(cpu)
     return times

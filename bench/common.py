@@ -82,6 +82,19 @@ def in_fresh_process(code: str, timeout: float = 600) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+def timed_process(argv: list[str]) -> tuple[float, float, str]:
+    """(wall s, CPU s of user + system, standard output) of one fresh process run from this folder."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    env = dict(os.environ, PYTHONPATH=os.getcwd())
+    result = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv[1:3])} failed: {result.stderr.strip().splitlines()[-1:]}")
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), result.stdout
+
+
 def row(*cells: object) -> str:
     """A Markdown table row."""
     return "| " + " | ".join(str(c) for c in cells) + " |"

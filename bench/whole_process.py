@@ -16,12 +16,10 @@ from __future__ import annotations
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 
-from bench.common import row
+from bench.common import row, timed_process
 
 CASES = (("resnet50", 8), ("vit_b_16", 1))
 TARGET = 1.10
@@ -39,30 +37,20 @@ print(json.dumps({{"build": built - start, "forward": time.perf_counter() - buil
 """
 
 
-def _wall(argv: list[str]) -> tuple[float, str]:
-    env = dict(os.environ, PYTHONPATH=os.getcwd())
-    start = time.perf_counter()
-    result = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
-    wall = time.perf_counter() - start
-    if result.returncode != 0:
-        raise RuntimeError(f"{' '.join(argv[1:3])} failed: {result.stderr.strip().splitlines()[-1:]}")
-    return wall, result.stdout
-
-
 def measure(name: str, batch: int, repeat: int = 5) -> dict[str, list[float]]:
     with tempfile.TemporaryDirectory() as folder:
         report = [sys.executable, "-m", "inspector", "report", name, "--input-shape", f"{batch},3,224,224",
                   "--json", os.path.join(folder, "report.json")]
         plain = [sys.executable, "-c", PLAIN.format(name=name, batch=batch)]
-        _wall(plain)  # warm the file cache
+        timed_process(plain)  # warm the file cache
         times: dict[str, list[float]] = {"script": [], "report": [], "build": [], "forward": []}
         for _ in range(repeat):
-            wall, out = _wall(plain)
+            wall, _, out = timed_process(plain)
             inside = json.loads(out.strip().splitlines()[-1])
             times["script"].append(wall)
             times["build"].append(inside["build"])
             times["forward"].append(inside["forward"])
-            times["report"].append(_wall(report)[0])
+            times["report"].append(timed_process(report)[0])
     return times
 
 
