@@ -134,9 +134,11 @@ def strict_json(text: str) -> Any:
     return json.loads(text, parse_constant=refuse)
 
 
-def run_subprocess(args: list[str], *, cwd: Path | str = ROOT, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """Run ``python ARGS`` in a fresh interpreter with the test's environment."""
-    env = dict(os.environ)
+def run_subprocess(
+    args: list[str], *, cwd: Path | str = ROOT, timeout: float = 120, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python ARGS`` in a fresh interpreter with the test's environment, plus ``env``."""
+    env = dict(os.environ, **(env or {}))
     env["QT_QPA_PLATFORM"] = "offscreen"
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
     return subprocess.run(

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.helpers import assert_one_line_error, run_main, run_report, strict_json, write_checkpoint
+from tests.helpers import assert_one_line_error, run_main, run_report, run_subprocess, strict_json, write_checkpoint
 
 pytest.importorskip("accelerate")
 safetensors_torch = pytest.importorskip("safetensors.torch")
@@ -161,19 +161,14 @@ def deep_mlp():
 def test_a_timeout_removes_the_temporary_offload_folder(tmp_path: Path) -> None:
     """A forward that never returns outlives the timeout, which ends the process with os._exit: no
     finalizer runs there, and the temporary offload folder must go all the same."""
-    import subprocess
-
-    from tests.helpers import PYTHON, ROOT
-
     path, arch, _ = write_checkpoint(tmp_path, SPINS)
     temp = tmp_path / "child-tmp"
     temp.mkdir()
-    env = dict(os.environ, TMPDIR=str(temp), PYTHONPATH=str(ROOT), QT_QPA_PLATFORM="offscreen")
     out = tmp_path / "report.json"
-    result = subprocess.run(
-        [PYTHON, "-m", "inspector", "report", path, "--arch", arch, *INPUT, "--device", "auto", *BUDGET,
+    result = run_subprocess(
+        ["-m", "inspector", "report", path, "--arch", arch, *INPUT, "--device", "auto", *BUDGET,
          "--timeout", "20", "--json", str(out)],  # time to load, and to enter the loop
-        env=env, capture_output=True, text=True, timeout=300, check=False,
+        env={"TMPDIR": str(temp)}, timeout=300,
     )
     assert result.returncode == 3, result.stderr
     assert strict_json(out.read_text())["timed_out"] is True
